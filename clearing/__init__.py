@@ -1,0 +1,2 @@
+"""The farebridge clearing engine: ingest, pricing, ledger, settlement, audit,
+storage, the gRPC server and the ``farebridge`` command line."""

@@ -1,0 +1,330 @@
+"""Batch ingest."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import NamedTuple
+
+from google.protobuf.message import DecodeError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clearing import registry
+from clearing.errors import FarebridgeError
+from clearing.fares import Charge, PricingContext, Unpriced, load_flat_fares, price_flat
+from clearing.ledger import AccountCode, AccountRef, Transfer, post_transfers, transfer_id_for
+from clearing.storage import Database
+from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
+from clearing.values import Device, Direction, ParticipantId, Tap
+from farebridge.codecs import BatchSignatureError, open_batch, peek_batch, public_key_from_bytes
+from farebridge.v1 import common_pb2, tap_pb2
+
+MAX_TAPS_PER_BATCH = 1000
+MAX_BATCH_BYTES = 1024 * 1024
+# Reader clocks drift; a tap stamped further ahead than this is refused
+# rather than allowed to land in a future capping period.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_TAP_ID_LENGTH = 64
+MAX_MEDIUM_TOKEN_LENGTH = 128
+_INSERT_ATTEMPTS = 3
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_DIRECTIONS = {
+    common_pb2.TAP_DIRECTION_ON: Direction.ON,
+    common_pb2.TAP_DIRECTION_OFF: Direction.OFF,
+}
+
+
+class BatchRejectReason(StrEnum):
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_DEVICE = "unknown_device"
+    FOREIGN_DEVICE = "foreign_device"
+    TOO_LARGE = "too_large"
+    EMPTY = "empty"
+
+
+class BatchRejectedError(FarebridgeError):
+    """The whole batch was refused and nothing from it was stored. Fix the
+    cause (key, registration, size) and upload the taps again."""
+
+    def __init__(
+        self, reason: BatchRejectReason, message: str, *, batch_id: str = "", device_id: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.batch_id = batch_id
+        self.device_id = device_id
+
+
+class TapStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class TapRejectReason(StrEnum):
+    INVALID_TAP_ID = "invalid_tap_id"
+    INVALID_MEDIUM_TOKEN = "invalid_medium_token"  # noqa: S105 - a reason name, not a secret
+    INVALID_DIRECTION = "invalid_direction"
+    MISSING_TIME = "missing_time"
+    FUTURE_TIME = "future_time"
+    TAP_ID_CONFLICT = "tap_id_conflict"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch"
+
+
+class TapOutcome(NamedTuple):
+    """The fate of one tap; ``reject_reason`` is set only when rejected."""
+
+    tap_id: str
+    status: TapStatus
+    reject_reason: TapRejectReason | None = None
+    detail: str = ""
+
+
+class BatchOutcome(NamedTuple):
+    batch_id: str
+    device_id: str
+    outcomes: tuple[TapOutcome, ...]
+
+
+def content_digest(tap: Tap) -> bytes:
+    """SHA-256 over the fields that make a tap what it is. Two taps with one id
+    and one digest are the same tap sent twice."""
+    micros = (tap.tapped_at - _EPOCH) // timedelta(microseconds=1)
+    fields = (tap.device_id, str(tap.device_sequence), str(micros), tap.medium_token, tap.direction)
+    return hashlib.sha256("\x1f".join(fields).encode()).digest()
+
+
+def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapOutcome:
+    def reject(reason: TapRejectReason, detail: str) -> TapOutcome:
+        return TapOutcome(message.tap_id, TapStatus.REJECTED, reason, detail)
+
+    if not message.tap_id or len(message.tap_id) > MAX_TAP_ID_LENGTH:
+        return reject(TapRejectReason.INVALID_TAP_ID, "tap_id must be 1 to 64 characters")
+    if not message.medium_token or len(message.medium_token) > MAX_MEDIUM_TOKEN_LENGTH:
+        return reject(TapRejectReason.INVALID_MEDIUM_TOKEN, "medium_token must be 1 to 128 chars")
+    direction = _DIRECTIONS.get(message.direction)
+    if direction is None:
+        return reject(TapRejectReason.INVALID_DIRECTION, "direction must be ON or OFF")
+    if not message.HasField("tapped_at"):
+        return reject(TapRejectReason.MISSING_TIME, "tapped_at is required")
+    tapped_at = message.tapped_at.ToDatetime(tzinfo=UTC)
+    if tapped_at > now + MAX_CLOCK_SKEW:
+        return reject(
+            TapRejectReason.FUTURE_TIME,
+            f"tapped_at {tapped_at.isoformat()} is ahead of the server clock by more "
+            f"than {int(MAX_CLOCK_SKEW.total_seconds())} s",
+        )
+    return Tap(
+        message.tap_id,
+        device.device_id,
+        device.operator_id,
+        message.device_sequence,
+        tapped_at,
+        message.medium_token,
+        direction,
+    )
+
+
+def _tap_row(tap: Tap, batch_id: str, now: datetime) -> dict[str, object]:
+    return {
+        "tap_id": tap.tap_id,
+        "device_id": tap.device_id,
+        "operator_id": tap.operator_id,
+        "device_sequence": tap.device_sequence,
+        "tapped_at": tap.tapped_at,
+        "medium_token": tap.medium_token,
+        "direction": tap.direction.value,
+        "batch_id": batch_id,
+        "received_at": now,
+        "content_digest": content_digest(tap),
+    }
+
+
+def _fare_transfer(charge: Charge) -> Transfer:
+    currency = charge.amount.currency
+    return Transfer(
+        transfer_id=transfer_id_for("fare", charge.tap_id),
+        debit=AccountRef(charge.issuer_id, AccountCode.RIDER_FUNDS, currency, charge.medium_token),
+        credit=AccountRef(charge.operator_id, AccountCode.FARE_REVENUE, currency),
+        amount=charge.amount,
+        code="fare",
+        source_ref=charge.tap_id,
+    )
+
+
+class Ingestor:
+    """Turns signed batches into stored, priced taps.
+
+    Registered devices are cached after their first batch: a device's key and
+    owner never change once registered, and the lookup would otherwise cost a
+    round trip per batch.
+    """
+
+    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+        self._database = database
+        self._clock = clock
+        self._devices: dict[str, Device] = {}
+
+    def ingest(self, caller_id: ParticipantId, signed: tap_pb2.SignedTapBatch) -> BatchOutcome:
+        """Authenticates, validates, stores and prices one batch.
+
+        Raises BatchRejectedError when the batch as a whole is refused.
+        """
+        batch = self._authenticate(caller_id, signed)
+        device = self._devices[batch.device_id]
+        now = self._clock()
+        validated = [_validate(message, device, now) for message in batch.taps]
+        for attempt in range(_INSERT_ATTEMPTS):
+            try:
+                with self._database.transaction() as session:
+                    outcomes = self._store(session, validated, batch.batch_id, now)
+                break
+            except IntegrityError:
+                # A concurrent upload of the same tap won the race; the next
+                # attempt sees its row and answers duplicate.
+                if attempt == _INSERT_ATTEMPTS - 1:
+                    raise
+        return BatchOutcome(batch.batch_id, device.device_id, tuple(outcomes))
+
+    def _authenticate(self, caller_id: str, signed: tap_pb2.SignedTapBatch) -> tap_pb2.TapBatch:
+        if len(signed.batch) > MAX_BATCH_BYTES:
+            raise BatchRejectedError(BatchRejectReason.TOO_LARGE, "the batch exceeds 1 MiB")
+        try:
+            claimed = peek_batch(signed)
+        except DecodeError as exc:
+            raise BatchRejectedError(
+                BatchRejectReason.MALFORMED, "the batch bytes are not a TapBatch"
+            ) from exc
+        ids = {"batch_id": claimed.batch_id, "device_id": claimed.device_id}
+        device = self._device(claimed.device_id)
+        if device is None:
+            raise BatchRejectedError(
+                BatchRejectReason.UNKNOWN_DEVICE,
+                f"device {claimed.device_id!r} is not registered",
+                **ids,
+            )
+        if device.operator_id != caller_id:
+            raise BatchRejectedError(
+                BatchRejectReason.FOREIGN_DEVICE,
+                f"device {claimed.device_id!r} belongs to another operator",
+                **ids,
+            )
+        try:
+            batch = open_batch(signed, public_key_from_bytes(device.public_key))
+        except BatchSignatureError as exc:
+            raise BatchRejectedError(
+                BatchRejectReason.BAD_SIGNATURE,
+                f"the signature does not verify under the key of {claimed.device_id!r}",
+                **ids,
+            ) from exc
+        if not batch.taps:
+            raise BatchRejectedError(BatchRejectReason.EMPTY, "the batch carries no taps", **ids)
+        if len(batch.taps) > MAX_TAPS_PER_BATCH:
+            raise BatchRejectedError(
+                BatchRejectReason.TOO_LARGE,
+                f"{len(batch.taps)} taps in one batch; at most {MAX_TAPS_PER_BATCH}",
+                **ids,
+            )
+        return batch
+
+    def _device(self, device_id: str) -> Device | None:
+        cached = self._devices.get(device_id)
+        if cached is not None:
+            return cached
+        with self._database.transaction() as session:
+            device = registry.device_for(session, device_id)
+        if device is not None:
+            self._devices[device_id] = device
+        return device
+
+    def _store(
+        self,
+        session: Session,
+        validated: Sequence[Tap | TapOutcome],
+        batch_id: str,
+        now: datetime,
+    ) -> list[TapOutcome]:
+        candidates = [item for item in validated if isinstance(item, Tap)]
+        stored = dict(
+            session.execute(
+                select(TapRow.tap_id, TapRow.content_digest).where(
+                    TapRow.tap_id.in_({tap.tap_id for tap in candidates})
+                )
+            )
+            .tuples()
+            .all()
+        )
+        outcomes: list[TapOutcome] = []
+        fresh: dict[str, Tap] = {}
+        for item in validated:
+            outcome = item if isinstance(item, TapOutcome) else _classify(item, stored, fresh)
+            outcomes.append(outcome)
+        new_taps = list(fresh.values())
+        if new_taps:
+            session.execute(insert(TapRow), [_tap_row(tap, batch_id, now) for tap in new_taps])
+            self._price(session, new_taps, now)
+        return outcomes
+
+    def _price(self, session: Session, taps: Sequence[Tap], now: datetime) -> None:
+        media = registry.issuer_of_media(session, (tap.medium_token for tap in taps))
+        currencies = dict(
+            session.execute(
+                select(ParticipantRow.participant_id, ParticipantRow.settlement_currency).where(
+                    ParticipantRow.participant_id.in_(set(media.values()))
+                )
+            )
+            .tuples()
+            .all()
+        )
+        context = PricingContext(
+            fares=load_flat_fares(session),
+            device_modes={tap.device_id: self._devices[tap.device_id].mode for tap in taps},
+            media_issuers=media,
+            issuer_currencies=currencies,
+        )
+        priced = price_flat(taps, context)
+        charges = [p for p in priced if isinstance(p, Charge) and p.amount.minor_units > 0]
+        post_transfers(session, [_fare_transfer(charge) for charge in charges], now)
+        unpriced = [p for p in priced if isinstance(p, Unpriced)]
+        if unpriced:
+            session.execute(
+                insert(UnpricedTapRow),
+                [
+                    {"tap_id": u.tap_id, "reason": u.reason.value, "detail": u.detail}
+                    for u in unpriced
+                ],
+            )
+
+
+def _classify(tap: Tap, stored: dict[str, bytes], fresh: dict[str, Tap]) -> TapOutcome:
+    """Decides accepted, duplicate or conflict for a valid tap, remembering
+    the fresh ones so that a repeat within the same batch is caught too."""
+    digest = content_digest(tap)
+    earlier = stored.get(tap.tap_id)
+    if earlier is not None:
+        if earlier == digest:
+            return TapOutcome(tap.tap_id, TapStatus.DUPLICATE)
+        return TapOutcome(
+            tap.tap_id,
+            TapStatus.REJECTED,
+            TapRejectReason.TAP_ID_CONFLICT,
+            "this tap_id was stored earlier with different content",
+        )
+    sibling = fresh.get(tap.tap_id)
+    if sibling is None:
+        fresh[tap.tap_id] = tap
+        return TapOutcome(tap.tap_id, TapStatus.ACCEPTED)
+    if content_digest(sibling) == digest:
+        return TapOutcome(tap.tap_id, TapStatus.DUPLICATE)
+    return TapOutcome(
+        tap.tap_id,
+        TapStatus.REJECTED,
+        TapRejectReason.DUPLICATE_IN_BATCH,
+        "the batch holds this tap_id twice with different content",
+    )

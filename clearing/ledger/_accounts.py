@@ -1,0 +1,44 @@
+"""Ledger accounts and their derived identifiers."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import NamedTuple
+
+from clearing.values import Currency, MediumToken, ParticipantId
+
+# Fixed namespace: account and transfer ids derived from it are stable across
+# releases and machines, which is what makes postings idempotent.
+LEDGER_NAMESPACE = uuid.UUID("6f1c4c58-2a37-4f0e-9d43-0b7a4d8f52c1")
+
+
+class AccountCode(StrEnum):
+    """What an account holds."""
+
+    RIDER_FUNDS = "rider_funds"
+    """A rider's funds held by the issuer of the rider's medium."""
+    FARE_REVENUE = "fare_revenue"
+    """Fares an operator has earned."""
+
+
+class AccountRef(NamedTuple):
+    """Names an account by meaning; its id is derived, never looked up.
+
+    participant_id: the participant that owns the account.
+    code: what the account holds.
+    currency: the only currency the account moves.
+    medium_token: for rider accounts, the medium they fund; otherwise None.
+    """
+
+    participant_id: ParticipantId
+    code: AccountCode
+    currency: Currency
+    medium_token: MediumToken | None = None
+
+
+def account_id_for(ref: AccountRef) -> uuid.UUID:
+    """A deterministic 128-bit id, so the tap path creates accounts with an
+    insert-if-missing instead of a lookup."""
+    name = "\x1f".join((ref.participant_id, ref.code.value, ref.currency, ref.medium_token or ""))
+    return uuid.uuid5(LEDGER_NAMESPACE, "account\x1f" + name)

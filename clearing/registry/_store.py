@@ -1,0 +1,171 @@
+"""Registry reads and idempotent writes over the participants, devices and
+media tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearing.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
+from clearing.storage.models import DeviceRow, MediumRow, ParticipantRow
+from clearing.values import (
+    Device,
+    MediumToken,
+    Mode,
+    Participant,
+    ParticipantId,
+    Role,
+    check_currency,
+)
+
+MAX_ID_LENGTH = 64
+
+
+def _check_id(value: str, field: str) -> None:
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable() or value != value.strip():
+        raise InvalidRequestError(
+            f"{field} must be 1 to {MAX_ID_LENGTH} printable characters without surrounding "
+            f"spaces, not {value!r}",
+            field=field,
+        )
+
+
+def _first_difference(stored: tuple[object, ...], wanted: tuple[object, ...]) -> str | None:
+    fields: Sequence[str] = getattr(wanted, "_fields", ())
+    for name, old, new in zip(fields, stored, wanted, strict=True):
+        if old != new:
+            return name
+    return None
+
+
+def _participant(row: ParticipantRow) -> Participant:
+    return Participant(
+        row.participant_id, row.display_name, Role(row.role), row.settlement_currency
+    )
+
+
+def _device(row: DeviceRow) -> Device:
+    return Device(row.device_id, row.operator_id, row.public_key, row.stop_id, Mode(row.mode))
+
+
+def participant_for(session: Session, participant_id: ParticipantId) -> Participant | None:
+    row = session.get(ParticipantRow, participant_id)
+    return None if row is None else _participant(row)
+
+
+def register_participant(session: Session, wanted: Participant, now: datetime) -> Participant:
+    _check_id(wanted.participant_id, "participant_id")
+    check_currency(wanted.settlement_currency)
+    if not wanted.display_name:
+        raise InvalidRequestError("display_name must not be empty", field="display_name")
+    stored = participant_for(session, wanted.participant_id)
+    if stored is not None:
+        differing = _first_difference(stored, wanted)
+        if differing is not None:
+            raise ConflictError(
+                f"participant {wanted.participant_id!r} exists with a different {differing}",
+                field=differing,
+            )
+        return stored
+    session.add(
+        ParticipantRow(
+            participant_id=wanted.participant_id,
+            display_name=wanted.display_name,
+            role=wanted.role.value,
+            settlement_currency=wanted.settlement_currency,
+            registered_at=now,
+        )
+    )
+    return wanted
+
+
+def ensure_participant(session: Session, wanted: Participant, now: datetime) -> Participant:
+    """Registers ``wanted`` unless a participant with its id exists already."""
+    return participant_for(session, wanted.participant_id) or register_participant(
+        session, wanted, now
+    )
+
+
+def list_participants(session: Session) -> list[Participant]:
+    rows = session.scalars(select(ParticipantRow).order_by(ParticipantRow.participant_id))
+    return [_participant(row) for row in rows]
+
+
+def device_for(session: Session, device_id: str) -> Device | None:
+    row = session.get(DeviceRow, device_id)
+    return None if row is None else _device(row)
+
+
+def register_device(session: Session, wanted: Device, now: datetime) -> Device:
+    _check_id(wanted.device_id, "device_id")
+    if len(wanted.public_key) != 32:
+        raise InvalidRequestError(
+            "public_key must be a raw 32-byte Ed25519 key", field="public_key"
+        )
+    owner = participant_for(session, wanted.operator_id)
+    if owner is None:
+        raise NotFoundError(f"operator {wanted.operator_id!r} is not registered")
+    if owner.role is not Role.OPERATOR:
+        raise ForbiddenError(f"{wanted.operator_id!r} is a {owner.role}, not an operator")
+    stored = device_for(session, wanted.device_id)
+    if stored is not None:
+        differing = _first_difference(stored, wanted)
+        if differing is not None:
+            raise ConflictError(
+                f"device {wanted.device_id!r} exists with a different {differing}",
+                field=differing,
+            )
+        return stored
+    session.add(
+        DeviceRow(
+            device_id=wanted.device_id,
+            operator_id=wanted.operator_id,
+            public_key=wanted.public_key,
+            stop_id=wanted.stop_id,
+            mode=wanted.mode.value,
+            registered_at=now,
+        )
+    )
+    return wanted
+
+
+def list_devices(session: Session, operator_id: ParticipantId | None) -> list[Device]:
+    query = select(DeviceRow).order_by(DeviceRow.device_id)
+    if operator_id:
+        query = query.where(DeviceRow.operator_id == operator_id)
+    return [_device(row) for row in session.scalars(query)]
+
+
+def register_medium(
+    session: Session, medium_token: MediumToken, issuer_id: ParticipantId, now: datetime
+) -> tuple[MediumToken, ParticipantId]:
+    if not medium_token or len(medium_token) > 128:
+        raise InvalidRequestError("medium_token must be 1 to 128 characters", field="medium_token")
+    issuer = participant_for(session, issuer_id)
+    if issuer is None or issuer.role is not Role.ISSUER:
+        raise ForbiddenError(f"{issuer_id!r} is not a registered issuer")
+    stored = session.get(MediumRow, medium_token)
+    if stored is not None:
+        if stored.issuer_id != issuer_id:
+            raise ConflictError(
+                f"medium {medium_token!r} belongs to another issuer", field="issuer_id"
+            )
+        return medium_token, issuer_id
+    session.add(MediumRow(medium_token=medium_token, issuer_id=issuer_id, registered_at=now))
+    return medium_token, issuer_id
+
+
+def issuer_of_media(
+    session: Session, tokens: Iterable[MediumToken]
+) -> dict[MediumToken, ParticipantId]:
+    """The issuer behind each known token; unknown tokens are absent."""
+    wanted = sorted(set(tokens))
+    if not wanted:
+        return {}
+    query = select(MediumRow.medium_token, MediumRow.issuer_id).where(
+        MediumRow.medium_token.in_(wanted)
+    )
+    return dict(session.execute(query).tuples().all())

@@ -1,0 +1,5 @@
+"""The gRPC server: mTLS, one interceptor per concern, one servicer per service."""
+
+from clearing.server._app import RunningServer, ServerSettings, start_server
+
+__all__ = ["RunningServer", "ServerSettings", "start_server"]

@@ -1,0 +1,140 @@
+"""Assembling and starting the server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from clearing import registry
+from clearing.ingest import MAX_BATCH_BYTES, Ingestor
+from clearing.pki import PkiLayout
+from clearing.server._auth import AuthInterceptor, ParticipantDirectory
+from clearing.server._errors import ErrorInterceptor
+from clearing.server._services import ClearingServicer, ReaderServicer, RegistryServicer
+from clearing.storage import Database
+from clearing.values import Participant, Role
+from farebridge.v1 import (
+    clearing_service_pb2,
+    clearing_service_pb2_grpc,
+    reader_service_pb2,
+    reader_service_pb2_grpc,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+# Room for the SubmitTapsRequest envelope around a maximal batch; anything
+# larger is refused by gRPC itself with RESOURCE_EXHAUSTED before parsing.
+MAX_MESSAGE_BYTES = MAX_BATCH_BYTES + 64 * 1024
+
+SERVICE_NAMES = (
+    reader_service_pb2.DESCRIPTOR.services_by_name["ReaderService"].full_name,
+    registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    clearing_service_pb2.DESCRIPTOR.services_by_name["ClearingService"].full_name,
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to run one server.
+
+    database_url: SQLite file or PostgreSQL URL.
+    pki_dir: folder made by ``farebridge pki init``.
+    listen: host:port; port 0 picks a free one.
+    clearing_house_id: the clearing house's certificate name, admitted at start.
+    currency: the clearing house's settlement currency.
+    """
+
+    database_url: str
+    pki_dir: Path
+    listen: str = "127.0.0.1:50051"
+    clearing_house_id: str = "clearing-house"
+    currency: str = "SGD"
+    max_workers: int = 16
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    database: Database
+    health: health.HealthServicer
+
+    def stop(self, grace: float | None = 2.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.database.dispose()
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def _server_credentials(layout: PkiLayout) -> grpc.ServerCredentials:
+    return grpc.ssl_server_credentials(
+        [(layout.server_key.read_bytes(), layout.server_cert.read_bytes())],
+        root_certificates=layout.ca_cert.read_bytes(),
+        require_client_auth=True,
+    )
+
+
+def _admit_clearing_house(database: Database, settings: ServerSettings) -> None:
+    house = Participant(
+        settings.clearing_house_id, "Clearing house", Role.CLEARING_HOUSE, settings.currency
+    )
+    with database.transaction() as session:
+        registry.ensure_participant(session, house, settings.clock())
+
+
+def start_server(settings: ServerSettings) -> RunningServer:
+    """Migrates the database, admits the clearing house and starts serving."""
+    layout = PkiLayout(settings.pki_dir)
+    database = Database(settings.database_url)
+    database.migrate()
+    _admit_clearing_house(database, settings)
+    directory = ParticipantDirectory(database)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers),
+        interceptors=[AuthInterceptor(directory), ErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    ingestor = Ingestor(database, settings.clock)
+    reader_service_pb2_grpc.add_ReaderServiceServicer_to_server(
+        ReaderServicer(ingestor, directory), server
+    )
+    registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(
+        RegistryServicer(database, directory, settings.clock), server
+    )
+    clearing_service_pb2_grpc.add_ClearingServiceServicer_to_server(
+        ClearingServicer(database, directory, settings.clock), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_secure_port(settings.listen, _server_credentials(layout))
+    if port == 0:
+        database.dispose()
+        raise OSError(f"cannot listen on {settings.listen}")
+    server.start()
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("farebridge listening on port %d", port)
+    return RunningServer(server, port, database, health_servicer)

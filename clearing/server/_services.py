@@ -1,0 +1,193 @@
+"""The servicers: thin translations between the contract and the engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import grpc
+
+from clearing import fares, registry, settlement
+from clearing.errors import ForbiddenError
+from clearing.ingest import BatchRejectedError, BatchRejectReason, Ingestor
+from clearing.server import _convert as convert
+from clearing.server._auth import ParticipantDirectory, caller
+from clearing.server._status import abort, error_info
+from clearing.storage import Database
+from clearing.values import Device, Money, Role
+from farebridge.v1 import (
+    clearing_service_pb2,
+    clearing_service_pb2_grpc,
+    reader_service_pb2,
+    reader_service_pb2_grpc,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+_BATCH_REJECT_STATUS = {
+    BatchRejectReason.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    BatchRejectReason.BAD_SIGNATURE: grpc.StatusCode.UNAUTHENTICATED,
+    BatchRejectReason.UNKNOWN_DEVICE: grpc.StatusCode.NOT_FOUND,
+    BatchRejectReason.FOREIGN_DEVICE: grpc.StatusCode.PERMISSION_DENIED,
+    BatchRejectReason.TOO_LARGE: grpc.StatusCode.INVALID_ARGUMENT,
+    BatchRejectReason.EMPTY: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+class ReaderServicer(reader_service_pb2_grpc.ReaderServiceServicer):
+    def __init__(self, ingestor: Ingestor, directory: ParticipantDirectory) -> None:
+        self._ingestor = ingestor
+        self._directory = directory
+
+    def SubmitTaps(
+        self,
+        request_iterator: Iterator[reader_service_pb2.SubmitTapsRequest],
+        context: grpc.ServicerContext,
+    ) -> Iterator[reader_service_pb2.SubmitTapsResponse]:
+        operator = caller(context, self._directory)
+        for request in request_iterator:
+            try:
+                outcome = self._ingestor.ingest(operator.participant_id, request.signed_batch)
+            except BatchRejectedError as rejected:
+                log.info("batch refused from %s: %s", operator.participant_id, rejected)
+                abort(
+                    context,
+                    _BATCH_REJECT_STATUS[rejected.reason],
+                    str(rejected),
+                    reader_service_pb2.BatchRejection(
+                        batch_id=rejected.batch_id,
+                        device_id=rejected.device_id,
+                        reason=convert.BATCH_REJECT[rejected.reason],
+                    ),
+                )
+            yield reader_service_pb2.SubmitTapsResponse(
+                batch_id=outcome.batch_id,
+                results=[convert.tap_result(o) for o in outcome.outcomes],
+            )
+
+
+class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
+    def __init__(
+        self, database: Database, directory: ParticipantDirectory, clock: Callable[[], datetime]
+    ) -> None:
+        self._database = database
+        self._directory = directory
+        self._clock = clock
+
+    def RegisterParticipant(
+        self,
+        request: registry_service_pb2.RegisterParticipantRequest,
+        context: grpc.ServicerContext,
+    ) -> registry_service_pb2.RegisterParticipantResponse:
+        wanted = convert.participant_from_proto(request.participant)
+        with self._database.transaction() as session:
+            stored = registry.register_participant(session, wanted, self._clock())
+        return registry_service_pb2.RegisterParticipantResponse(
+            participant=convert.participant_to_proto(stored)
+        )
+
+    def RegisterDevice(
+        self, request: registry_service_pb2.RegisterDeviceRequest, context: grpc.ServicerContext
+    ) -> registry_service_pb2.RegisterDeviceResponse:
+        who = caller(context, self._directory)
+        message = request.device
+        operator_id = message.operator_id or who.participant_id
+        if who.role is Role.OPERATOR and operator_id != who.participant_id:
+            raise ForbiddenError("an operator registers only its own devices")
+        wanted = Device(
+            message.device_id,
+            operator_id,
+            message.public_key,
+            message.stop_id,
+            convert.mode_from_proto(message.mode),
+        )
+        with self._database.transaction() as session:
+            stored = registry.register_device(session, wanted, self._clock())
+        return registry_service_pb2.RegisterDeviceResponse(device=convert.device_to_proto(stored))
+
+    def RegisterMedium(
+        self, request: registry_service_pb2.RegisterMediumRequest, context: grpc.ServicerContext
+    ) -> registry_service_pb2.RegisterMediumResponse:
+        who = caller(context, self._directory)
+        issuer_id = request.medium.issuer_id or who.participant_id
+        if issuer_id != who.participant_id:
+            raise ForbiddenError("an issuer registers only its own media")
+        with self._database.transaction() as session:
+            token, issuer = registry.register_medium(
+                session, request.medium.medium_token, issuer_id, self._clock()
+            )
+        return registry_service_pb2.RegisterMediumResponse(
+            medium=registry_service_pb2.Medium(medium_token=token, issuer_id=issuer)
+        )
+
+    def ListParticipants(
+        self, request: registry_service_pb2.ListParticipantsRequest, context: grpc.ServicerContext
+    ) -> registry_service_pb2.ListParticipantsResponse:
+        with self._database.transaction() as session:
+            participants = registry.list_participants(session)
+        return registry_service_pb2.ListParticipantsResponse(
+            participants=[convert.participant_to_proto(p) for p in participants]
+        )
+
+    def ListDevices(
+        self, request: registry_service_pb2.ListDevicesRequest, context: grpc.ServicerContext
+    ) -> registry_service_pb2.ListDevicesResponse:
+        who = caller(context, self._directory)
+        operator_id = request.operator_id or None
+        if who.role is Role.OPERATOR:
+            if operator_id not in (None, who.participant_id):
+                raise ForbiddenError("an operator sees only its own devices")
+            operator_id = who.participant_id
+        with self._database.transaction() as session:
+            devices = registry.list_devices(session, operator_id)
+        return registry_service_pb2.ListDevicesResponse(
+            devices=[convert.device_to_proto(d) for d in devices]
+        )
+
+
+class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
+    def __init__(
+        self, database: Database, directory: ParticipantDirectory, clock: Callable[[], datetime]
+    ) -> None:
+        self._database = database
+        self._directory = directory
+        self._clock = clock
+
+    def SetFlatFare(
+        self, request: clearing_service_pb2.SetFlatFareRequest, context: grpc.ServicerContext
+    ) -> clearing_service_pb2.SetFlatFareResponse:
+        wanted = request.flat_fare
+        mode = convert.mode_from_proto(wanted.mode)
+        fare = Money(wanted.fare.minor_units, wanted.fare.currency)
+        with self._database.transaction() as session:
+            fares.set_flat_fare(session, wanted.operator_id, mode, fare, self._clock())
+        return clearing_service_pb2.SetFlatFareResponse(flat_fare=wanted)
+
+    def CloseCycle(
+        self, request: clearing_service_pb2.CloseCycleRequest, context: grpc.ServicerContext
+    ) -> clearing_service_pb2.CloseCycleResponse:
+        if not request.close_id:
+            abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "close_id is required: it makes a retried close harmless",
+                error_info("CLOSE_ID_REQUIRED"),
+            )
+        with self._database.transaction() as session:
+            summary = settlement.close_cycle(session, request.close_id, self._clock())
+        return clearing_service_pb2.CloseCycleResponse(cycle=convert.cycle_to_proto(summary, None))
+
+    def GetPositions(
+        self, request: clearing_service_pb2.GetPositionsRequest, context: grpc.ServicerContext
+    ) -> clearing_service_pb2.GetPositionsResponse:
+        who = caller(context, self._directory)
+        with self._database.transaction() as session:
+            summary = settlement.cycle_summary(session, request.cycle_number or None)
+        sees_all = who.role in (Role.CLEARING_HOUSE, Role.AUDITOR)
+        visible_to = None if sees_all else who.participant_id
+        return clearing_service_pb2.GetPositionsResponse(
+            cycle=convert.cycle_to_proto(summary, visible_to)
+        )

@@ -1,0 +1,209 @@
+"""Table definitions. Store logic lives beside them, never inside them.
+
+Every money column is an integer count of minor units with its ISO 4217
+currency beside it. Rows on the tap path are only ever inserted: there is no
+counter or balance row that every tap must update, so ingest scales out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from clearing.storage._types import UTCDateTime
+
+# Explicit constraint names keep migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+CURRENCY = String(3)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ParticipantRow(Base):
+    """A party to clearing; ``participant_id`` is its certificate's common name."""
+
+    __tablename__ = "participants"
+
+    participant_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    settlement_currency: Mapped[str] = mapped_column(CURRENCY)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DeviceRow(Base):
+    """A reader, the key that signs its batches, and where it stands."""
+
+    __tablename__ = "devices"
+
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("participants.participant_id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    stop_id: Mapped[str] = mapped_column(String(128))
+    mode: Mapped[str] = mapped_column(String(16))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MediumRow(Base):
+    """A card, wallet or credential token and the issuer that stands behind it."""
+
+    __tablename__ = "media"
+
+    medium_token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("participants.participant_id"), index=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FlatFareRow(Base):
+    """The fare an operator charges at tap-on for one mode."""
+
+    __tablename__ = "flat_fares"
+    __table_args__ = (CheckConstraint("amount_minor >= 0", name="amount_not_negative"),)
+
+    operator_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    mode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TapRow(Base):
+    """The tap journal: every accepted tap, exactly once, never edited.
+
+    ``content_digest`` is a SHA-256 over the tap's canonical fields, so a
+    retried tap id can be told apart from a conflicting reuse in one lookup.
+    """
+
+    __tablename__ = "taps"
+    __table_args__ = (Index("ix_taps_device_sequence", "device_id", "device_sequence"),)
+
+    tap_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"))
+    operator_id: Mapped[str] = mapped_column(ID)
+    device_sequence: Mapped[int] = mapped_column(BigInteger)
+    tapped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    medium_token: Mapped[str] = mapped_column(String(128), index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    batch_id: Mapped[str] = mapped_column(ID)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    content_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class UnpricedTapRow(Base):
+    """A stored tap that produced no charge, and why (never a silent zero)."""
+
+    __tablename__ = "unpriced_taps"
+
+    tap_id: Mapped[str] = mapped_column(ForeignKey("taps.tap_id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(400))
+
+
+class LedgerAccountRow(Base):
+    """A ledger account, owned by one participant, in one currency.
+
+    Rider accounts carry the medium token they fund; participant-level
+    accounts (fare revenue) leave it empty.
+    """
+
+    __tablename__ = "ledger_accounts"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), index=True
+    )
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    code: Mapped[str] = mapped_column(String(32))
+    medium_token: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerTransferRow(Base):
+    """One balanced movement: ``amount`` leaves the debit account and enters the
+    credit account, both in ``currency``. Transfers are append-only."""
+
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+    )
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    debit_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_accounts.account_id"), index=True
+    )
+    credit_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_accounts.account_id"), index=True
+    )
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    code: Mapped[str] = mapped_column(String(32))
+    source_ref: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClearingCycleRow(Base):
+    """A closed clearing cycle. ``close_id`` makes closing idempotent."""
+
+    __tablename__ = "clearing_cycles"
+
+    cycle_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    close_id: Mapped[str] = mapped_column(ID, unique=True)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    transfer_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class CycleTransferRow(Base):
+    """Membership of a transfer in the cycle that cleared it. The primary key
+    on ``transfer_id`` is what guarantees a transfer is cleared exactly once."""
+
+    __tablename__ = "cycle_transfers"
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transfers.transfer_id"), primary_key=True
+    )
+    cycle_number: Mapped[int] = mapped_column(
+        ForeignKey("clearing_cycles.cycle_number"), index=True
+    )
+
+
+class CyclePositionRow(Base):
+    """A participant's gross and net position in one currency for one cycle."""
+
+    __tablename__ = "cycle_positions"
+
+    cycle_number: Mapped[int] = mapped_column(
+        ForeignKey("clearing_cycles.cycle_number"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(CURRENCY, primary_key=True)
+    gross_credit: Mapped[int] = mapped_column(BigInteger)
+    gross_debit: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,97 @@
+"""Immutable domain values shared across the engine.
+
+Names used in the database and on the command line are the lower-case enum
+values here; the protobuf enums are mapped to them at the gRPC boundary only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import NamedTuple
+
+Currency = str
+ParticipantId = str
+DeviceId = str
+TapId = str
+MediumToken = str
+
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+def check_currency(code: str) -> Currency:
+    """Raises ValueError unless ``code`` looks like an ISO 4217 alphabetic code."""
+    if not _CURRENCY_CODE.match(code):
+        raise ValueError(f"currency must be a three-letter ISO 4217 code, not {code!r}")
+    return code
+
+
+class Money(NamedTuple):
+    """An exact amount: ``minor_units`` of ``currency`` (cents for SGD, won for KRW)."""
+
+    minor_units: int
+    currency: Currency
+
+    def __str__(self) -> str:
+        return f"{self.minor_units} {self.currency} minor units"
+
+
+class Role(StrEnum):
+    """What a participant may do; fixed when it is admitted."""
+
+    OPERATOR = "operator"
+    ISSUER = "issuer"
+    CLEARING_HOUSE = "clearing_house"
+    AUDITOR = "auditor"
+
+
+class Mode(StrEnum):
+    METRO = "metro"
+    BUS = "bus"
+    FERRY = "ferry"
+    RAIL = "rail"
+    TRAM = "tram"
+
+
+class Direction(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+class Participant(NamedTuple):
+    """A party to clearing.
+
+    participant_id: its client certificate's common name.
+    display_name: how people call it.
+    role: what it may do.
+    settlement_currency: the currency it settles in.
+    """
+
+    participant_id: ParticipantId
+    display_name: str
+    role: Role
+    settlement_currency: Currency
+
+
+class Device(NamedTuple):
+    """A reader: its owner, the raw Ed25519 key that signs its batches, and
+    where it stands."""
+
+    device_id: DeviceId
+    operator_id: ParticipantId
+    public_key: bytes
+    stop_id: str
+    mode: Mode
+
+
+class Tap(NamedTuple):
+    """One presentation of a medium at a reader, as accepted into the journal."""
+
+    tap_id: TapId
+    device_id: DeviceId
+    operator_id: ParticipantId
+    device_sequence: int
+    tapped_at: datetime
+    medium_token: MediumToken
+    direction: Direction

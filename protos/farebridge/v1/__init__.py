@@ -1,0 +1,1 @@
+"""Generated bindings of the ``farebridge.v1`` protocol (see the ``.proto`` files)."""

@@ -1,0 +1,1 @@
+"""The wallet provider SDK (accounts, proxies, top-ups, QR ride codes)."""
