@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from clearing.errors import InvalidRequestError
+
 Currency = str
 ParticipantId = str
 DeviceId = str
@@ -21,9 +23,11 @@ _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 def check_currency(code: str) -> Currency:
-    """Raises ValueError unless ``code`` looks like an ISO 4217 alphabetic code."""
+    """Raises InvalidRequestError unless ``code`` looks like an ISO 4217 alphabetic code."""
     if not _CURRENCY_CODE.match(code):
-        raise ValueError(f"currency must be a three-letter ISO 4217 code, not {code!r}")
+        raise InvalidRequestError(
+            f"currency must be a three-letter ISO 4217 code, not {code!r}", field="currency"
+        )
     return code
 
 

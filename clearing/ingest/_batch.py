@@ -256,9 +256,7 @@ class Ingestor:
                 select(TapRow.tap_id, TapRow.content_digest).where(
                     TapRow.tap_id.in_({tap.tap_id for tap in candidates})
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         outcomes: list[TapOutcome] = []
         fresh: dict[str, Tap] = {}
@@ -278,9 +276,7 @@ class Ingestor:
                 select(ParticipantRow.participant_id, ParticipantRow.settlement_currency).where(
                     ParticipantRow.participant_id.in_(set(media.values()))
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         context = PricingContext(
             fares=load_flat_fares(session),

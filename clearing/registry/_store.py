@@ -168,4 +168,4 @@ def issuer_of_media(
     query = select(MediumRow.medium_token, MediumRow.issuer_id).where(
         MediumRow.medium_token.in_(wanted)
     )
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())

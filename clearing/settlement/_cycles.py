@@ -48,7 +48,10 @@ def _claim_uncleared_transfers(session: Session, cycle_number: int) -> int:
         ["transfer_id", "cycle_number"],
         select(LedgerTransferRow.transfer_id, literal(cycle_number)).where(~already.exists()),
     )
-    return int(session.execute(claim).rowcount)  # type: ignore[attr-defined]
+    session.execute(claim)
+    # Counted rather than read from rowcount, which drivers may leave at -1.
+    claimed = select(func.count()).where(CycleTransferRow.cycle_number == cycle_number)
+    return int(session.scalar(claimed) or 0)
 
 
 def _side_totals(

@@ -18,8 +18,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from clearing.errors import InvalidRequestError
 
 DEFAULT_DATABASE_URL = "sqlite:///farebridge.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -27,11 +30,17 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def normalize_database_url(url: str) -> str:
     """Accepts the URLs people type (``postgresql://``) and picks psycopg 3."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise InvalidRequestError(f"not a database URL: {url!r}", field="database_url") from error
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if not parsed.drivername.startswith(("sqlite", "postgresql")):
-        raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+        raise InvalidRequestError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///FILE or postgresql://...",
+            field="database_url",
+        )
     return parsed.render_as_string(hide_password=False)
 
 
