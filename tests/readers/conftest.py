@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import NameOID
-from farebridge.codecs import BatchSignatureError, open_batch, peek_batch, public_key_from_bytes
-from farebridge.v1 import common_pb2, reader_service_pb2, reader_service_pb2_grpc, tap_pb2
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from farebridge.codecs import BatchSignatureError, open_batch, peek_batch, public_key_from_bytes
+from farebridge.v1 import common_pb2, reader_service_pb2, reader_service_pb2_grpc, tap_pb2
 from readers import Reader, ServerConnection
 
 OPERATOR = "operator-metro"

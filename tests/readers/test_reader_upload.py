@@ -9,8 +9,8 @@ import threading
 
 import grpc
 import pytest
-from farebridge.v1 import reader_service_pb2 as rs
 
+from farebridge.v1 import reader_service_pb2 as rs
 from readers import (
     TAP_DIRECTION_ON,
     BatchRejectedError,
