@@ -10,6 +10,10 @@ outages without losing or doubling a tap::
         reader.tap("tok_9f2c", TAP_DIRECTION_ON)
         report = reader.upload()
 
+A ``RideCodeGate`` admits QR ride codes offline: it checks the issuer's and
+the rider's signatures against the clearing house's signed trust list, the
+deny list, freshness and replays, in well under a millisecond per code.
+
 Only ``farebridge.v1`` and ``farebridge.codecs`` are shared with the server;
 nothing here imports the clearing engine.
 """
@@ -24,6 +28,7 @@ from readers._errors import (
 )
 from readers._queue import StoredTap, TapState
 from readers._reader import Reader
+from readers._ridecodes import RideCodeGate
 from readers._upload import UploadReport
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "InvalidTapError",
     "Reader",
     "ReaderError",
+    "RideCodeGate",
     "ServerConnection",
     "StoredTap",
     "TapState",

@@ -8,13 +8,12 @@ would have every later batch refused as BAD_SIGNATURE.
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from farebridge.codecs import generate_device_key, load_private_key_pem, private_key_pem
+from farebridge.codecs.durable import write_private
 
 
 def load_or_create_device_key(path: Path) -> Ed25519PrivateKey:
@@ -30,27 +29,6 @@ def load_or_create_device_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _write_exclusively(path: Path, data: bytes) -> None:
-    """Writes ``data`` to a private temporary file, syncs it, then links it into
-    place. ``os.link`` never overwrites, so a key that exists is never replaced,
-    and a crash never leaves a half-written key under the final name."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Makes the new directory entry itself durable (POSIX only)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    """A key that exists is never replaced, and a crash never leaves a
+    half-written key under the final name."""
+    write_private(path, data, overwrite=False)
