@@ -20,13 +20,15 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from clearing.errors import InvalidRequestError
+from clearing.errors import InvalidRequestError, NotFoundError
+from farebridge.codecs import generate_device_key, load_private_key_pem, private_key_pem
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 _VALIDITY = timedelta(days=825)  # the longest leaf lifetime browsers ever accepted
-_PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_PARTICIPANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -51,21 +53,27 @@ class PkiLayout:
     def server_key(self) -> Path:
         return self.directory / "server-key.pem"
 
+    @property
+    def signing_key(self) -> Path:
+        """The clearing house's Ed25519 key for tree heads and reports."""
+        return self.directory / "signing-key.pem"
+
     def client_cert(self, participant_id: str) -> Path:
-        return self.directory / "clients" / f"{participant_id}.pem"
+        """One folder per participant, so no id can name another's file."""
+        return self.directory / "clients" / participant_id / "cert.pem"
 
     def client_key(self, participant_id: str) -> Path:
-        return self.directory / "clients" / f"{participant_id}-key.pem"
+        return self.directory / "clients" / participant_id / "key.pem"
 
     def client_ids(self) -> list[str]:
         folder = self.directory / "clients"
         if not folder.is_dir():
             return []
-        return sorted(p.stem for p in folder.glob("*.pem") if not p.stem.endswith("-key"))
+        return sorted(p.parent.name for p in folder.glob("*/cert.pem"))
 
 
 def check_participant_id(participant_id: str) -> str:
-    if not _PARTICIPANT_ID.match(participant_id):
+    if not _PARTICIPANT_ID.fullmatch(participant_id):
         raise InvalidRequestError(
             f"participant id {participant_id!r} must be 1 to 64 letters, digits, '.', '_' or "
             "'-', starting with a letter or digit",
@@ -202,7 +210,19 @@ def init_pki(
         )
         _write_private(layout.server_key, _key_pem(key))
         _write_public(layout.server_cert, certificate)
+    if not layout.signing_key.exists():
+        _write_private(layout.signing_key, private_key_pem(generate_device_key()))
     for participant_id in participants:
         if not layout.client_cert(participant_id).exists():
             issue_client(layout, participant_id)
     return layout
+
+
+def load_signing_key(layout: PkiLayout) -> Ed25519PrivateKey:
+    """The clearing house's signing key; NotFoundError if the PKI has none."""
+    if not layout.signing_key.exists():
+        raise NotFoundError(
+            f"no signing key at {layout.signing_key}; run 'farebridge pki init --dir "
+            f"{layout.directory}'"
+        )
+    return load_private_key_pem(layout.signing_key.read_bytes())

@@ -26,8 +26,11 @@ def generate(out_dir: Path) -> None:
     """Runs protoc over every proto file, writing bindings below ``out_dir``."""
     sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PACKAGE_DIR.glob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
+    plugins = Path(sys.executable).parent  # mypy-protobuf installs its plugins beside python
     args = [
         "protoc",
+        f"--plugin=protoc-gen-mypy={plugins / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={plugins / 'protoc-gen-mypy_grpc'}",
         f"-I{PROTO_ROOT}",
         f"-I{include}",
         f"--python_out={out_dir}",

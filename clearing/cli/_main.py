@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 
+import grpc
 import typer
 from sqlalchemy.exc import OperationalError
 
-from clearing.cli import _clearing, _pki, _serve
+from clearing.cli import _audit, _clearing, _fares, _keys, _pki, _qr, _serve
 from clearing.cli._output import errors
 from clearing.errors import FarebridgeError
 
@@ -25,6 +26,10 @@ app = typer.Typer(
 )
 app.add_typer(_pki.app, name="pki")
 app.add_typer(_clearing.app, name="clearing")
+app.add_typer(_keys.app, name="keys")
+app.add_typer(_audit.app, name="audit")
+app.add_typer(_qr.app, name="qr")
+app.add_typer(_fares.app, name="fares")
 app.command("serve")(_serve.serve)
 app.command("migrate")(_serve.migrate)
 
@@ -32,6 +37,13 @@ app.command("migrate")(_serve.migrate)
 def _load_plugins() -> None:
     for entry_point in entry_points(group="farebridge.cli"):
         entry_point.load()(app)
+
+
+def _describe_rpc_error(error: grpc.RpcError) -> str:
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else str(error)
+    name = code.name if isinstance(code, grpc.StatusCode) else "an error"
+    return f"the server answered {name}: {details}"
 
 
 def main() -> None:
@@ -43,6 +55,9 @@ def main() -> None:
         app()
     except FarebridgeError as error:
         errors.print(f"[bold red]error:[/] {error}")
+        raise SystemExit(2) from None
+    except grpc.RpcError as error:
+        errors.print(f"[bold red]error:[/] {_describe_rpc_error(error)}")
         raise SystemExit(2) from None
     except OperationalError as error:
         errors.print(f"[bold red]error:[/] cannot use the database: {error.orig}")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from clearing import registry
 from clearing.errors import FarebridgeError
 from clearing.fares import Charge, PricingContext, Unpriced, load_flat_fares, price_flat
-from clearing.ledger import AccountCode, AccountRef, Transfer, post_transfers, transfer_id_for
+from clearing.ledger import AccountCode, AccountRef, Posting, post_or_raise, transfer_id_for
 from clearing.storage import Database
 from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
 from clearing.values import Device, Direction, ParticipantId, Tap
@@ -146,15 +146,15 @@ def _tap_row(tap: Tap, batch_id: str, now: datetime) -> dict[str, object]:
     }
 
 
-def _fare_transfer(charge: Charge) -> Transfer:
+def _fare_posting(charge: Charge) -> Posting:
     currency = charge.amount.currency
-    return Transfer(
+    return Posting(
         transfer_id=transfer_id_for("fare", charge.tap_id),
         debit=AccountRef(charge.issuer_id, AccountCode.RIDER_FUNDS, currency, charge.medium_token),
         credit=AccountRef(charge.operator_id, AccountCode.FARE_REVENUE, currency),
         amount=charge.amount,
         code="fare",
-        source_ref=charge.tap_id,
+        user_data=charge.tap_id,
     )
 
 
@@ -286,7 +286,7 @@ class Ingestor:
         )
         priced = price_flat(taps, context)
         charges = [p for p in priced if isinstance(p, Charge) and p.amount.minor_units > 0]
-        post_transfers(session, [_fare_transfer(charge) for charge in charges], now)
+        post_or_raise(session, [_fare_posting(charge) for charge in charges], now)
         unpriced = [p for p in priced if isinstance(p, Unpriced)]
         if unpriced:
             session.execute(

@@ -42,3 +42,9 @@ def account_id_for(ref: AccountRef) -> uuid.UUID:
     insert-if-missing instead of a lookup."""
     name = "\x1f".join((ref.participant_id, ref.code.value, ref.currency, ref.medium_token or ""))
     return uuid.uuid5(LEDGER_NAMESPACE, "account\x1f" + name)
+
+
+def transfer_id_for(kind: str, source_ref: str) -> uuid.UUID:
+    """A deterministic transfer id for a business event, so that posting the
+    same event twice answers ``exists`` instead of moving money twice."""
+    return uuid.uuid5(LEDGER_NAMESPACE, f"transfer\x1f{kind}\x1f{source_ref}")

@@ -15,13 +15,17 @@ from grpc_reflection.v1alpha import reflection
 
 from clearing import registry
 from clearing.ingest import MAX_BATCH_BYTES, Ingestor
-from clearing.pki import PkiLayout
+from clearing.ledger import LedgerLog
+from clearing.pki import PkiLayout, load_signing_key
+from clearing.server._audit import AuditServicer
 from clearing.server._auth import AuthInterceptor, ParticipantDirectory
 from clearing.server._errors import ErrorInterceptor
 from clearing.server._services import ClearingServicer, ReaderServicer, RegistryServicer
 from clearing.storage import Database
 from clearing.values import Participant, Role
 from farebridge.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
     clearing_service_pb2,
     clearing_service_pb2_grpc,
     reader_service_pb2,
@@ -40,6 +44,7 @@ SERVICE_NAMES = (
     reader_service_pb2.DESCRIPTOR.services_by_name["ReaderService"].full_name,
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     clearing_service_pb2.DESCRIPTOR.services_by_name["ClearingService"].full_name,
+    audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
 
 
@@ -73,6 +78,7 @@ class RunningServer:
     port: int
     database: Database
     health: health.HealthServicer
+    log: LedgerLog
 
     def stop(self, grace: float | None = 2.0) -> None:
         self.health.enter_graceful_shutdown()
@@ -106,6 +112,9 @@ def start_server(settings: ServerSettings) -> RunningServer:
     database.migrate()
     _admit_clearing_house(database, settings)
     directory = ParticipantDirectory(database)
+    ledger_log = LedgerLog(
+        database, ledger_origin(settings.clearing_house_id), load_signing_key(layout)
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[AuthInterceptor(directory), ErrorInterceptor()],
@@ -122,7 +131,10 @@ def start_server(settings: ServerSettings) -> RunningServer:
         RegistryServicer(database, directory, settings.clock), server
     )
     clearing_service_pb2_grpc.add_ClearingServiceServicer_to_server(
-        ClearingServicer(database, directory, settings.clock), server
+        ClearingServicer(database, directory, ledger_log, settings.clock), server
+    )
+    audit_service_pb2_grpc.add_AuditServiceServicer_to_server(
+        AuditServicer(database, ledger_log, settings.clock), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -137,4 +149,9 @@ def start_server(settings: ServerSettings) -> RunningServer:
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("farebridge listening on port %d", port)
-    return RunningServer(server, port, database, health_servicer)
+    return RunningServer(server, port, database, health_servicer, ledger_log)
+
+
+def ledger_origin(clearing_house_id: str) -> str:
+    """The log's name in its checkpoints and the key name of its signatures."""
+    return f"farebridge/{clearing_house_id}/ledger"

@@ -38,6 +38,13 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = {
     "/farebridge.v1.ClearingService/SetFlatFare": frozenset({Role.CLEARING_HOUSE}),
     "/farebridge.v1.ClearingService/CloseCycle": frozenset({Role.CLEARING_HOUSE}),
     "/farebridge.v1.ClearingService/GetPositions": ANY_ROLE,
+    # Tree heads and proofs are public to every participant: that is what
+    # makes them evidence. The full export is for auditors and the house.
+    "/farebridge.v1.AuditService/GetCheckpoint": ANY_ROLE,
+    "/farebridge.v1.AuditService/ListCheckpoints": ANY_ROLE,
+    "/farebridge.v1.AuditService/GetInclusionProof": ANY_ROLE,
+    "/farebridge.v1.AuditService/GetConsistencyProof": ANY_ROLE,
+    "/farebridge.v1.AuditService/ExportTransfers": frozenset({Role.AUDITOR, Role.CLEARING_HOUSE}),
 }
 
 

@@ -11,7 +11,9 @@ import grpc
 from clearing import fares, registry, settlement
 from clearing.errors import ForbiddenError
 from clearing.ingest import BatchRejectedError, BatchRejectReason, Ingestor
+from clearing.ledger import LedgerLog
 from clearing.server import _convert as convert
+from clearing.server._audit import checkpoint_to_proto
 from clearing.server._auth import ParticipantDirectory, caller
 from clearing.server._status import abort, error_info
 from clearing.storage import Database
@@ -150,10 +152,15 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
 
 class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
     def __init__(
-        self, database: Database, directory: ParticipantDirectory, clock: Callable[[], datetime]
+        self,
+        database: Database,
+        directory: ParticipantDirectory,
+        log: LedgerLog,
+        clock: Callable[[], datetime],
     ) -> None:
         self._database = database
         self._directory = directory
+        self._log = log
         self._clock = clock
 
     def SetFlatFare(
@@ -178,7 +185,10 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
             )
         with self._database.transaction() as session:
             summary = settlement.close_cycle(session, request.close_id, self._clock())
-        return clearing_service_pb2.CloseCycleResponse(cycle=convert.cycle_to_proto(summary, None))
+        head = self._log.checkpoint(self._clock())
+        cycle = convert.cycle_to_proto(summary, None)
+        cycle.checkpoint.CopyFrom(checkpoint_to_proto(head))
+        return clearing_service_pb2.CloseCycleResponse(cycle=cycle)
 
     def GetPositions(
         self, request: clearing_service_pb2.GetPositionsRequest, context: grpc.ServicerContext

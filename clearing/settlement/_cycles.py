@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from clearing.errors import NotFoundError, NothingToCloseError
+from clearing.ledger import posted_only
 from clearing.storage.models import (
     ClearingCycleRow,
     CyclePositionRow,
@@ -69,7 +70,7 @@ def _side_totals(
         .select_from(CycleTransferRow)
         .join(LedgerTransferRow, LedgerTransferRow.transfer_id == CycleTransferRow.transfer_id)
         .join(LedgerAccountRow, LedgerAccountRow.account_id == account_column)
-        .where(CycleTransferRow.cycle_number == cycle_number)
+        .where(CycleTransferRow.cycle_number == cycle_number, posted_only())
         .group_by(LedgerAccountRow.participant_id, LedgerAccountRow.currency)
     )
     return {(participant, currency): int(total) for participant, currency, total in rows}

@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -140,12 +141,18 @@ class LedgerAccountRow(Base):
     currency: Mapped[str] = mapped_column(CURRENCY)
     code: Mapped[str] = mapped_column(String(32))
     medium_token: Mapped[str | None] = mapped_column(String(128))
+    flags: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LedgerTransferRow(Base):
-    """One balanced movement: ``amount`` leaves the debit account and enters the
-    credit account, both in ``currency``. Transfers are append-only."""
+    """One committed transfer of the ledger contract (see clearing/ledger).
+
+    Append-only: the database refuses updates and deletes, and refuses a row
+    whose accounts are not both in the transfer's currency. ``flags`` holds
+    TigerBeetle's bits: pending (2) and void (8) transfers move no posted
+    money; single-phase transfers and posts (4) do.
+    """
 
     __tablename__ = "ledger_transfers"
     __table_args__ = (
@@ -163,7 +170,62 @@ class LedgerTransferRow(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CURRENCY)
     code: Mapped[str] = mapped_column(String(32))
-    source_ref: Mapped[str] = mapped_column(String(128), index=True)
+    user_data: Mapped[str] = mapped_column(String(128), index=True)
+    flags: Mapped[int] = mapped_column(Integer, server_default="0")
+    pending_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    timeout: Mapped[int] = mapped_column(Integer, server_default="0")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerFailureRow(Base):
+    """A transfer id that failed because of the ledger's state (for example
+    exceeds_credits). It stays failed: a retry answers id_already_failed."""
+
+    __tablename__ = "ledger_failures"
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    result: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PendingResolutionRow(Base):
+    """How a pending transfer ended. The primary key is what makes a pending
+    transfer resolve at most once, even under concurrent posts and voids."""
+
+    __tablename__ = "ledger_pending_resolutions"
+
+    pending_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transfers.transfer_id"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    resolved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerLogRow(Base):
+    """The Merkle log: each committed transfer's position and leaf hash.
+
+    Filled by the log sequencer after commit, never on the tap path.
+    """
+
+    __tablename__ = "ledger_log"
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transfers.transfer_id"), unique=True
+    )
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerCheckpointRow(Base):
+    """A signed tree head (C2SP checkpoint) of the Merkle log."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signed_note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -32,12 +32,16 @@ def test_clearing_close_prints_positions_as_json_and_as_a_table(world: World) ->
     register_device(world, gate.device_id, gate.public_key, METRO, 1)
     submit(world, METRO, gate.batch(tap("m-1", "card-1"), tap("m-2", "card-2")))
 
-    closed = farebridge("clearing", "close", "--db", world.database_url, "--json")
+    closed = farebridge(
+        "clearing", "close", "--db", world.database_url, "--pki", str(world.pki.directory), "--json"
+    )
     assert closed.returncode == 0, closed.stderr
     cycle = json.loads(closed.stdout)
     nets = {p["participant_id"]: p["net"] for p in cycle["positions"]}
     assert nets == {METRO: 2 * METRO_FARE, CARDS: -2 * METRO_FARE}
     assert cycle["transfer_count"] == 2
+    assert cycle["checkpoint"]["tree_size"] == 2, "the close signs a tree head over both fares"
+    assert cycle["checkpoint"]["signed_note"].startswith("farebridge/clearing-house/ledger\n2\n")
 
     table = farebridge("clearing", "positions", "--db", world.database_url, "--cycle", "1")
     assert table.returncode == 0, table.stderr
@@ -46,9 +50,15 @@ def test_clearing_close_prints_positions_as_json_and_as_a_table(world: World) ->
     assert BUS not in table.stdout, "only participants with movements appear"
 
 
-def test_closing_with_nothing_to_clear_is_a_clear_error(tmp_path: Path) -> None:
-    result = farebridge("clearing", "close", "--db", f"sqlite:///{tmp_path / 'empty.db'}")
+def test_closing_with_nothing_to_clear_is_a_clear_error(world: World, tmp_path: Path) -> None:
+    pki = str(world.pki.directory)
+    result = farebridge("clearing", "close", "--db", f"sqlite:///{tmp_path / 'e.db'}", "--pki", pki)
     assert_user_error(result, "nothing to close")
+
+
+def test_closing_without_a_signing_key_is_a_clear_error(tmp_path: Path) -> None:
+    result = farebridge("clearing", "close", "--pki", str(tmp_path / "no-pki"))
+    assert_user_error(result, "no signing key")
 
 
 def test_an_unsupported_database_url_is_a_clear_error() -> None:

@@ -22,35 +22,36 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from farebridge.v1 import audit_service_pb2 as farebridge_dot_v1_dot_audit__service__pb2
 from farebridge.v1 import common_pb2 as farebridge_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$farebridge/v1/clearing_service.proto\x12\rfarebridge.v1\x1a\x1a\x66\x61rebridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\x08\x46latFare\x12\x13\n\x0boperator_id\x18\x01 \x01(\t\x12(\n\x04mode\x18\x02 \x01(\x0e\x32\x1a.farebridge.v1.TransitMode\x12\"\n\x04\x66\x61re\x18\x03 \x01(\x0b\x32\x14.farebridge.v1.Money\"@\n\x12SetFlatFareRequest\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"A\n\x13SetFlatFareResponse\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"l\n\x08Position\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0cgross_credit\x18\x03 \x01(\x03\x12\x13\n\x0bgross_debit\x18\x04 \x01(\x03\x12\x0b\n\x03net\x18\x05 \x01(\x03\"\x90\x01\n\x05\x43ycle\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\x12-\n\tclosed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransfer_count\x18\x03 \x01(\x04\x12*\n\tpositions\x18\x04 \x03(\x0b\x32\x17.farebridge.v1.Position\"%\n\x11\x43loseCycleRequest\x12\x10\n\x08\x63lose_id\x18\x01 \x01(\t\"9\n\x12\x43loseCycleResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle\"+\n\x13GetPositionsRequest\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\";\n\x14GetPositionsResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle2\x93\x02\n\x0f\x43learingService\x12T\n\x0bSetFlatFare\x12!.farebridge.v1.SetFlatFareRequest\x1a\".farebridge.v1.SetFlatFareResponse\x12Q\n\nCloseCycle\x12 .farebridge.v1.CloseCycleRequest\x1a!.farebridge.v1.CloseCycleResponse\x12W\n\x0cGetPositions\x12\".farebridge.v1.GetPositionsRequest\x1a#.farebridge.v1.GetPositionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$farebridge/v1/clearing_service.proto\x12\rfarebridge.v1\x1a!farebridge/v1/audit_service.proto\x1a\x1a\x66\x61rebridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\x08\x46latFare\x12\x13\n\x0boperator_id\x18\x01 \x01(\t\x12(\n\x04mode\x18\x02 \x01(\x0e\x32\x1a.farebridge.v1.TransitMode\x12\"\n\x04\x66\x61re\x18\x03 \x01(\x0b\x32\x14.farebridge.v1.Money\"@\n\x12SetFlatFareRequest\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"A\n\x13SetFlatFareResponse\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"l\n\x08Position\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0cgross_credit\x18\x03 \x01(\x03\x12\x13\n\x0bgross_debit\x18\x04 \x01(\x03\x12\x0b\n\x03net\x18\x05 \x01(\x03\"\xbf\x01\n\x05\x43ycle\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\x12-\n\tclosed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransfer_count\x18\x03 \x01(\x04\x12*\n\tpositions\x18\x04 \x03(\x0b\x32\x17.farebridge.v1.Position\x12-\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x19.farebridge.v1.Checkpoint\"%\n\x11\x43loseCycleRequest\x12\x10\n\x08\x63lose_id\x18\x01 \x01(\t\"9\n\x12\x43loseCycleResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle\"+\n\x13GetPositionsRequest\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\";\n\x14GetPositionsResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle2\x93\x02\n\x0f\x43learingService\x12T\n\x0bSetFlatFare\x12!.farebridge.v1.SetFlatFareRequest\x1a\".farebridge.v1.SetFlatFareResponse\x12Q\n\nCloseCycle\x12 .farebridge.v1.CloseCycleRequest\x1a!.farebridge.v1.CloseCycleResponse\x12W\n\x0cGetPositions\x12\".farebridge.v1.GetPositionsRequest\x1a#.farebridge.v1.GetPositionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'farebridge.v1.clearing_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FLATFARE']._serialized_start=116
-  _globals['_FLATFARE']._serialized_end=225
-  _globals['_SETFLATFAREREQUEST']._serialized_start=227
-  _globals['_SETFLATFAREREQUEST']._serialized_end=291
-  _globals['_SETFLATFARERESPONSE']._serialized_start=293
-  _globals['_SETFLATFARERESPONSE']._serialized_end=358
-  _globals['_POSITION']._serialized_start=360
-  _globals['_POSITION']._serialized_end=468
-  _globals['_CYCLE']._serialized_start=471
-  _globals['_CYCLE']._serialized_end=615
-  _globals['_CLOSECYCLEREQUEST']._serialized_start=617
-  _globals['_CLOSECYCLEREQUEST']._serialized_end=654
-  _globals['_CLOSECYCLERESPONSE']._serialized_start=656
-  _globals['_CLOSECYCLERESPONSE']._serialized_end=713
-  _globals['_GETPOSITIONSREQUEST']._serialized_start=715
-  _globals['_GETPOSITIONSREQUEST']._serialized_end=758
-  _globals['_GETPOSITIONSRESPONSE']._serialized_start=760
-  _globals['_GETPOSITIONSRESPONSE']._serialized_end=819
-  _globals['_CLEARINGSERVICE']._serialized_start=822
-  _globals['_CLEARINGSERVICE']._serialized_end=1097
+  _globals['_FLATFARE']._serialized_start=151
+  _globals['_FLATFARE']._serialized_end=260
+  _globals['_SETFLATFAREREQUEST']._serialized_start=262
+  _globals['_SETFLATFAREREQUEST']._serialized_end=326
+  _globals['_SETFLATFARERESPONSE']._serialized_start=328
+  _globals['_SETFLATFARERESPONSE']._serialized_end=393
+  _globals['_POSITION']._serialized_start=395
+  _globals['_POSITION']._serialized_end=503
+  _globals['_CYCLE']._serialized_start=506
+  _globals['_CYCLE']._serialized_end=697
+  _globals['_CLOSECYCLEREQUEST']._serialized_start=699
+  _globals['_CLOSECYCLEREQUEST']._serialized_end=736
+  _globals['_CLOSECYCLERESPONSE']._serialized_start=738
+  _globals['_CLOSECYCLERESPONSE']._serialized_end=795
+  _globals['_GETPOSITIONSREQUEST']._serialized_start=797
+  _globals['_GETPOSITIONSREQUEST']._serialized_end=840
+  _globals['_GETPOSITIONSRESPONSE']._serialized_start=842
+  _globals['_GETPOSITIONSRESPONSE']._serialized_end=901
+  _globals['_CLEARINGSERVICE']._serialized_start=904
+  _globals['_CLEARINGSERVICE']._serialized_end=1179
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from farebridge.v1 import audit_service_pb2 as _audit_service_pb2
 from farebridge.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -134,6 +135,7 @@ class Cycle(_message.Message):
     CLOSED_AT_FIELD_NUMBER: _builtins.int
     TRANSFER_COUNT_FIELD_NUMBER: _builtins.int
     POSITIONS_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
     cycle_number: _builtins.int
     """Cycles are numbered 1, 2, 3... in closing order."""
     transfer_count: _builtins.int
@@ -142,6 +144,10 @@ class Cycle(_message.Message):
     def closed_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def positions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Position]: ...
+    @_builtins.property
+    def checkpoint(self) -> _audit_service_pb2.Checkpoint:
+        """The ledger's signed tree head made when the cycle closed."""
+
     def __init__(
         self,
         *,
@@ -149,10 +155,11 @@ class Cycle(_message.Message):
         closed_at: _timestamp_pb2.Timestamp | None = ...,
         transfer_count: _builtins.int = ...,
         positions: _abc.Iterable[Global___Position] | None = ...,
+        checkpoint: _audit_service_pb2.Checkpoint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "cycle_number", b"cycle_number", "positions", b"positions", "transfer_count", b"transfer_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at", "cycle_number", b"cycle_number", "positions", b"positions", "transfer_count", b"transfer_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,253 @@
+"""The ledger's Merkle log: sequencing committed transfers into leaves, and
+signing tree heads (C2SP checkpoints) over them.
+
+The sequencer is the log's only writer and never runs on the tap path: it
+runs when a checkpoint is asked for (at every cycle close and on request),
+claims every committed transfer that has no leaf yet, in (timestamp, id)
+order, and appends their leaf hashes. The tree head is computed from a
+frontier kept in memory, so a checkpoint costs time proportional to what
+was added since the last one, not to the size of the log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from clearing.errors import NotFoundError
+from clearing.storage import Database
+from clearing.storage.models import LedgerCheckpointRow, LedgerLogRow, LedgerTransferRow
+from farebridge.codecs import checkpoint as notes
+from farebridge.codecs.merkle import (
+    MerkleFrontier,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+)
+from farebridge.codecs.transfers import LoggedTransfer, transfer_leaf_bytes
+
+_SEQUENCE_CHUNK = 20_000
+_ADVISORY_LOCK = 0x66617265  # "fare": serializes sequencers on PostgreSQL
+
+
+def logged_transfer(row: LedgerTransferRow) -> LoggedTransfer:
+    return LoggedTransfer(
+        row.transfer_id,
+        row.debit_account_id,
+        row.credit_account_id,
+        row.amount,
+        row.currency,
+        row.code,
+        row.user_data,
+        row.flags,
+        row.pending_id,
+        row.timeout,
+        row.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A tree head as stored and published."""
+
+    tree_size: int
+    root_hash: bytes
+    signed_note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    root_hash: bytes
+    proof: tuple[bytes, ...]
+    transfer: LoggedTransfer
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    old_size: int
+    new_size: int
+    old_root: bytes
+    new_root: bytes
+    proof: tuple[bytes, ...]
+
+
+class LedgerLog:
+    """One clearing house's log: its origin, its signing key, its frontier."""
+
+    def __init__(self, database: Database, origin: str, signing_key: Ed25519PrivateKey) -> None:
+        self._database = database
+        self.origin = origin
+        self._key = signing_key
+        self.verifier_key = notes.verifier_key(origin, signing_key.public_key())
+        self._frontier = MerkleFrontier()
+        self._lock = threading.Lock()
+
+    def checkpoint(self, now: datetime) -> SignedCheckpoint:
+        """Logs every committed transfer, then signs and stores a tree head
+        (or answers the stored one if nothing was added since)."""
+        with self._lock, self._database.transaction() as session:
+            self._serialize(session)
+            self._sequence(session)
+            size = self._size(session)
+            self._advance_frontier(session, size)
+            stored = session.get(LedgerCheckpointRow, size)
+            if stored is not None:
+                return _signed(stored)
+            body = notes.format_checkpoint(
+                notes.Checkpoint(self.origin, size, self._frontier.root())
+            )
+            note = notes.sign_note(body, self.origin, self._key)
+            row = LedgerCheckpointRow(
+                tree_size=size, root_hash=self._frontier.root(), signed_note=note, created_at=now
+            )
+            session.add(row)
+            return _signed(row)
+
+    def _serialize(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+
+    @staticmethod
+    def _size(session: Session) -> int:
+        last = session.scalar(select(func.max(LedgerLogRow.leaf_index)))
+        return 0 if last is None else int(last) + 1
+
+    def _sequence(self, session: Session) -> None:
+        size = self._size(session)
+        logged = select(LedgerLogRow.transfer_id).where(
+            LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id
+        )
+        while True:
+            rows = session.scalars(
+                select(LedgerTransferRow)
+                .where(~logged.exists())
+                .order_by(LedgerTransferRow.created_at, LedgerTransferRow.transfer_id)
+                .limit(_SEQUENCE_CHUNK)
+            ).all()
+            if not rows:
+                return
+            leaves = [
+                {
+                    "leaf_index": size + offset,
+                    "transfer_id": row.transfer_id,
+                    "leaf_hash": leaf_hash(transfer_leaf_bytes(logged_transfer(row))),
+                }
+                for offset, row in enumerate(rows)
+            ]
+            session.execute(insert(LedgerLogRow), leaves)
+            size += len(rows)
+
+    def _advance_frontier(self, session: Session, size: int) -> None:
+        if self._frontier.size > size:  # another process's database, or a restore
+            self._frontier = MerkleFrontier()
+        if self._frontier.size < size:
+            hashes = leaf_hashes(session, self._frontier.size, size)
+            self._frontier = self._frontier.extend(hashes)
+
+    def checkpoints(self) -> list[SignedCheckpoint]:
+        with self._database.transaction() as session:
+            rows = session.scalars(select(LedgerCheckpointRow).order_by("tree_size"))
+            return [_signed(row) for row in rows]
+
+    def stored_checkpoint(self, tree_size: int | None) -> SignedCheckpoint:
+        """A stored tree head by size, or the latest; NotFoundError if none."""
+        with self._database.transaction() as session:
+            return _stored_checkpoint(session, tree_size)
+
+    def inclusion(
+        self, *, transfer_id: object | None, leaf_index: int | None, tree_size: int | None
+    ) -> InclusionProof:
+        with self._database.transaction() as session:
+            head = _stored_checkpoint(session, tree_size)
+            index = _leaf_index(session, transfer_id, leaf_index)
+            if index >= head.tree_size:
+                raise NotFoundError(
+                    f"leaf {index} is not in the tree of size {head.tree_size}; "
+                    "ask for a fresh checkpoint"
+                )
+            hashes = leaf_hashes(session, 0, head.tree_size)
+            row = session.scalar(
+                select(LedgerTransferRow)
+                .join(LedgerLogRow, LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id)
+                .where(LedgerLogRow.leaf_index == index)
+            )
+            assert row is not None
+            return InclusionProof(
+                index, head.tree_size, hashes[index], head.root_hash,
+                tuple(inclusion_proof(hashes, index)), logged_transfer(row),
+            )  # fmt: skip
+
+    def consistency(self, old_size: int, new_size: int | None) -> ConsistencyProof:
+        with self._database.transaction() as session:
+            new = _stored_checkpoint(session, new_size)
+            old = _stored_checkpoint(session, old_size) if old_size else None
+            if old_size > new.tree_size:
+                raise NotFoundError(f"tree size {old_size} is larger than {new.tree_size}")
+            hashes = leaf_hashes(session, 0, new.tree_size)
+            old_root = old.root_hash if old else MerkleFrontier().root()
+            proof = consistency_proof(hashes, old_size) if old_size else []
+            return ConsistencyProof(old_size, new.tree_size, old_root, new.root_hash, tuple(proof))
+
+
+def leaf_hashes(session: Session, start: int, end: int) -> list[bytes]:
+    """Stored leaf hashes of leaves [start, end), in order."""
+    query = (
+        select(LedgerLogRow.leaf_hash)
+        .where(LedgerLogRow.leaf_index >= start, LedgerLogRow.leaf_index < end)
+        .order_by(LedgerLogRow.leaf_index)
+    )
+    return [bytes(h) for h in session.scalars(query)]
+
+
+def logged_transfers(
+    session: Session, start: int, end: int
+) -> Sequence[tuple[int, LoggedTransfer]]:
+    """Transfers of leaves [start, end) with their leaf index, in log order."""
+    query = (
+        select(LedgerLogRow.leaf_index, LedgerTransferRow)
+        .join(LedgerTransferRow, LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id)
+        .where(LedgerLogRow.leaf_index >= start, LedgerLogRow.leaf_index < end)
+        .order_by(LedgerLogRow.leaf_index)
+    )
+    return [(int(index), logged_transfer(row)) for index, row in session.execute(query)]
+
+
+def _stored_checkpoint(session: Session, tree_size: int | None) -> SignedCheckpoint:
+    if tree_size:
+        row = session.get(LedgerCheckpointRow, tree_size)
+    else:
+        row = session.scalars(
+            select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.tree_size.desc()).limit(1)
+        ).first()
+    if row is None:
+        raise NotFoundError(
+            f"no checkpoint of tree size {tree_size}" if tree_size else "no checkpoint yet"
+        )
+    return _signed(row)
+
+
+def _leaf_index(session: Session, transfer_id: object | None, leaf_index: int | None) -> int:
+    if transfer_id is None:
+        if leaf_index is None:
+            raise NotFoundError("name a transfer id or a leaf index")
+        return leaf_index
+    found = session.scalar(
+        select(LedgerLogRow.leaf_index).where(LedgerLogRow.transfer_id == transfer_id)
+    )
+    if found is None:
+        raise NotFoundError(f"transfer {transfer_id} is not logged yet; ask for a fresh checkpoint")
+    return int(found)
+
+
+def _signed(row: LedgerCheckpointRow) -> SignedCheckpoint:
+    return SignedCheckpoint(row.tree_size, bytes(row.root_hash), row.signed_note, row.created_at)

@@ -1,0 +1,380 @@
+"""The ledger contract on SQLAlchemy: load what a batch needs in a handful of
+set-based queries, decide with the pure engine, write the changes.
+
+Balances are not stored as counters that every transfer must update (that
+would be a hot row for every operator's revenue account). They are derived
+from the transfers; only accounts with balance limits need them while
+deciding, and on PostgreSQL those accounts' rows are locked first, so two
+concurrent debits of one stored-value account cannot both pass its limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from clearing.ledger._accounts import AccountRef, account_id_for
+from clearing.ledger._contract import (
+    Account,
+    AccountFlags,
+    AccountResult,
+    Balance,
+    PendingState,
+    Transfer,
+    TransferFlags,
+    TransferRequest,
+    TransferResult,
+)
+from clearing.ledger._engine import LedgerChanges, plan_transfers
+from clearing.storage._bulk import insert_missing
+from clearing.storage.models import (
+    LedgerAccountRow,
+    LedgerFailureRow,
+    LedgerTransferRow,
+    PendingResolutionRow,
+)
+from clearing.values import Currency
+
+_LIMITS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+_NOT_POSTED = int(TransferFlags.PENDING | TransferFlags.VOID_PENDING)
+_CHUNK = 500  # bound on IN (...) lists, well under every driver's parameter limit
+
+
+def _chunks(items: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _account(row: LedgerAccountRow) -> Account:
+    return Account(
+        row.account_id,
+        row.participant_id,
+        row.currency,
+        row.code,
+        AccountFlags(row.flags),
+        row.medium_token,
+    )
+
+
+def _transfer(row: LedgerTransferRow) -> Transfer:
+    return Transfer(
+        row.transfer_id,
+        row.debit_account_id,
+        row.credit_account_id,
+        row.amount,
+        row.currency,
+        row.code,
+        row.user_data,
+        TransferFlags(row.flags),
+        row.pending_id,
+        row.timeout,
+        row.created_at,
+    )
+
+
+def posted_only() -> ColumnElement[bool]:
+    """SQL condition: the transfer moves posted money (not pending, not void)."""
+    return LedgerTransferRow.flags.op("&")(_NOT_POSTED) == 0
+
+
+def load_transfers(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Transfer]:
+    found: dict[uuid.UUID, Transfer] = {}
+    for chunk in _chunks(ids):
+        query = select(LedgerTransferRow).where(LedgerTransferRow.transfer_id.in_(chunk))
+        found.update((row.transfer_id, _transfer(row)) for row in session.scalars(query))
+    return found
+
+
+def _load_failures(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TransferResult]:
+    found: dict[uuid.UUID, TransferResult] = {}
+    for chunk in _chunks(ids):
+        query = select(LedgerFailureRow).where(LedgerFailureRow.transfer_id.in_(chunk))
+        found.update(
+            (row.transfer_id, TransferResult(row.result)) for row in session.scalars(query)
+        )
+    return found
+
+
+def load_accounts(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:
+    found: dict[uuid.UUID, Account] = {}
+    for chunk in _chunks(ids):
+        query = select(LedgerAccountRow).where(LedgerAccountRow.account_id.in_(chunk))
+        found.update((row.account_id, _account(row)) for row in session.scalars(query))
+    return found
+
+
+def _load_states(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PendingState]:
+    found: dict[uuid.UUID, PendingState] = {}
+    for chunk in _chunks(ids):
+        query = select(PendingResolutionRow).where(PendingResolutionRow.pending_id.in_(chunk))
+        found.update((row.pending_id, PendingState(row.state)) for row in session.scalars(query))
+    return found
+
+
+class DatabaseView:
+    """What one batch may read, loaded up front in set-based queries."""
+
+    def __init__(
+        self, session: Session, requests: Sequence[TransferRequest], now: datetime
+    ) -> None:
+        pending_ids = sorted({r.pending_id for r in requests if r.pending_id is not None})
+        own_ids = sorted({r.transfer_id for r in requests})
+        self._transfers = load_transfers(session, sorted(set(own_ids) | set(pending_ids)))
+        self._failures = _load_failures(session, own_ids)
+        account_ids = {a for r in requests for a in (r.debit_account_id, r.credit_account_id) if a}
+        account_ids |= {
+            a for t in self._transfers.values() for a in (t.debit_account_id, t.credit_account_id)
+        }
+        self._accounts = load_accounts(session, sorted(account_ids))
+        self._states = _load_states(session, pending_ids)
+        limited = sorted(a.account_id for a in self._accounts.values() if a.flags & _LIMITS)
+        self._balances = balances(session, limited, now, lock=True)
+
+    def account(self, account_id: uuid.UUID) -> Account | None:
+        return self._accounts.get(account_id)
+
+    def balance(self, account_id: uuid.UUID) -> Balance | None:
+        return self._balances.get(account_id)
+
+    def transfer(self, transfer_id: uuid.UUID) -> Transfer | None:
+        return self._transfers.get(transfer_id)
+
+    def failure(self, transfer_id: uuid.UUID) -> TransferResult | None:
+        return self._failures.get(transfer_id)
+
+    def pending_state(self, pending_id: uuid.UUID) -> PendingState | None:
+        return self._states.get(pending_id)
+
+
+def balances(
+    session: Session, account_ids: Sequence[uuid.UUID], now: datetime, *, lock: bool = False
+) -> dict[uuid.UUID, Balance]:
+    """The four counters of each account, derived from its transfers.
+
+    With ``lock`` on PostgreSQL the account rows are locked for the rest of
+    the transaction (SQLite transactions are serialized already).
+    """
+    result: dict[uuid.UUID, Balance] = {a: Balance() for a in account_ids}
+    for chunk in _chunks(account_ids):
+        if lock and session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                select(LedgerAccountRow.account_id)
+                .where(LedgerAccountRow.account_id.in_(chunk))
+                .with_for_update()
+            )
+        for side in ("debit", "credit"):
+            _add_posted(session, chunk, side, result)
+            _add_pending(session, chunk, side, now, result)
+    return result
+
+
+def _add_posted(
+    session: Session, chunk: Sequence[uuid.UUID], side: str, into: dict[uuid.UUID, Balance]
+) -> None:
+    column = getattr(LedgerTransferRow, f"{side}_account_id")
+    query = (
+        select(column, func.sum(LedgerTransferRow.amount))
+        .where(column.in_(chunk), posted_only())
+        .group_by(column)
+    )
+    for account_id, total in session.execute(query):
+        into[account_id] = into[account_id].add(**{f"{side}s_posted": int(total)})
+
+
+def _add_pending(
+    session: Session,
+    chunk: Sequence[uuid.UUID],
+    side: str,
+    now: datetime,
+    into: dict[uuid.UUID, Balance],
+) -> None:
+    column = getattr(LedgerTransferRow, f"{side}_account_id")
+    resolved = select(PendingResolutionRow.pending_id).where(
+        PendingResolutionRow.pending_id == LedgerTransferRow.transfer_id
+    )
+    query = (
+        select(column, func.sum(LedgerTransferRow.amount))
+        .where(
+            column.in_(chunk),
+            LedgerTransferRow.flags.op("&")(int(TransferFlags.PENDING)) != 0,
+            ~resolved.exists(),
+            or_(LedgerTransferRow.expires_at.is_(None), LedgerTransferRow.expires_at > now),
+        )
+        .group_by(column)
+    )
+    for account_id, total in session.execute(query):
+        into[account_id] = into[account_id].add(**{f"{side}s_pending": int(total)})
+
+
+def create_transfers(
+    session: Session, requests: Sequence[TransferRequest], now: datetime
+) -> list[TransferResult]:
+    """Creates transfers under the ledger contract, in the caller's transaction.
+
+    Answers one result per request, in order. Only OK results wrote anything,
+    plus the ids that failed for a reason of state (they stay failed).
+    """
+    if not requests:
+        return []
+    results, changes = plan_transfers(DatabaseView(session, requests, now), requests, now)
+    _write(session, changes, now)
+    return results
+
+
+def _write(session: Session, changes: LedgerChanges, now: datetime) -> None:
+    if changes.transfers:
+        session.execute(insert(LedgerTransferRow), [_row(t) for t in changes.transfers])
+    if changes.resolutions:
+        session.execute(
+            insert(PendingResolutionRow),
+            [
+                {"pending_id": p, "state": state.value, "resolved_by": by, "resolved_at": now}
+                for p, (state, by) in changes.resolutions.items()
+            ],
+        )
+    if changes.failures:
+        session.execute(
+            insert(LedgerFailureRow),
+            [
+                {"transfer_id": t, "result": result.value, "failed_at": now}
+                for t, result in changes.failures.items()
+            ],
+        )
+
+
+def _row(transfer: Transfer) -> dict[str, object]:
+    return {
+        "transfer_id": transfer.transfer_id,
+        "debit_account_id": transfer.debit_account_id,
+        "credit_account_id": transfer.credit_account_id,
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "code": transfer.code,
+        "user_data": transfer.user_data,
+        "flags": int(transfer.flags),
+        "pending_id": transfer.pending_id,
+        "timeout": transfer.timeout,
+        "expires_at": transfer.expires_at,
+        "created_at": transfer.timestamp,
+    }
+
+
+def create_accounts(
+    session: Session, accounts: Sequence[Account], now: datetime
+) -> list[AccountResult]:
+    """Creates accounts; an existing id answers ``exists`` or names the field
+    that differs."""
+    stored = load_accounts(session, sorted({a.account_id for a in accounts}))
+    results: list[AccountResult] = []
+    fresh: list[Account] = []
+    for account in accounts:
+        result = _account_result(account, stored.get(account.account_id))
+        results.append(result)
+        if result is AccountResult.OK:
+            stored[account.account_id] = account
+            fresh.append(account)
+    if fresh:
+        session.execute(insert(LedgerAccountRow), [_account_row(a, now) for a in fresh])
+    return results
+
+
+def _account_result(account: Account, stored: Account | None) -> AccountResult:
+    if account.account_id.int in (0, 2**128 - 1):
+        return (
+            AccountResult.ID_MUST_NOT_BE_ZERO
+            if account.account_id.int == 0
+            else AccountResult.ID_MUST_NOT_BE_INT_MAX
+        )
+    if not account.currency:
+        return AccountResult.CURRENCY_MUST_NOT_BE_EMPTY
+    if not account.code:
+        return AccountResult.CODE_MUST_NOT_BE_EMPTY
+    if account.flags & _LIMITS == _LIMITS:
+        return AccountResult.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if stored is None:
+        return AccountResult.OK
+    differences = [
+        (account.flags, stored.flags, AccountResult.EXISTS_WITH_DIFFERENT_FLAGS),
+        (
+            account.participant_id,
+            stored.participant_id,
+            AccountResult.EXISTS_WITH_DIFFERENT_PARTICIPANT,
+        ),
+        (account.currency, stored.currency, AccountResult.EXISTS_WITH_DIFFERENT_CURRENCY),
+        (account.code, stored.code, AccountResult.EXISTS_WITH_DIFFERENT_CODE),
+        (
+            account.medium_token,
+            stored.medium_token,
+            AccountResult.EXISTS_WITH_DIFFERENT_MEDIUM_TOKEN,
+        ),
+    ]
+    for given, kept, result in differences:
+        if given != kept:
+            return result
+    return AccountResult.EXISTS
+
+
+def _account_row(account: Account, now: datetime) -> dict[str, object]:
+    return {
+        "account_id": account.account_id,
+        "participant_id": account.participant_id,
+        "currency": account.currency,
+        "code": account.code,
+        "medium_token": account.medium_token,
+        "flags": int(account.flags),
+        "created_at": now,
+    }
+
+
+def ensure_accounts(session: Session, refs: Iterable[AccountRef], now: datetime) -> None:
+    """Creates the derived-id accounts that do not exist yet. Their content is
+    a pure function of their id, so an existing row is the same account."""
+    rows = [
+        _account_row(
+            Account(
+                account_id_for(r),
+                r.participant_id,
+                r.currency,
+                r.code.value,
+                medium_token=r.medium_token,
+            ),
+            now,
+        )
+        for r in sorted(set(refs))
+    ]
+    insert_missing(session, LedgerAccountRow, rows)
+
+
+def lookup_accounts(
+    session: Session, account_ids: Sequence[uuid.UUID], now: datetime
+) -> list[tuple[Account, Balance]]:
+    """Accounts with their counters, as TigerBeetle's lookup_accounts answers."""
+    found = load_accounts(session, list(account_ids))
+    counters = balances(session, sorted(found), now)
+    return [(found[a], counters[a]) for a in account_ids if a in found]
+
+
+def trial_balance(session: Session) -> dict[Currency, tuple[int, int]]:
+    """(posted debits, posted credits) per currency, summed over accounts.
+
+    Computed from the accounts' side, not the transfers', so a transfer row
+    whose accounts disagree with its currency shows up as an imbalance.
+    """
+    totals: dict[Currency, tuple[int, int]] = {}
+    for side, position in (("debit", 0), ("credit", 1)):
+        column = getattr(LedgerTransferRow, f"{side}_account_id")
+        query = (
+            select(LedgerAccountRow.currency, func.sum(LedgerTransferRow.amount))
+            .join(LedgerAccountRow, LedgerAccountRow.account_id == column)
+            .where(posted_only())
+            .group_by(LedgerAccountRow.currency)
+        )
+        for currency, amount in session.execute(query):
+            pair = list(totals.get(currency, (0, 0)))
+            pair[position] = int(amount)
+            totals[currency] = (pair[0], pair[1])
+    return totals

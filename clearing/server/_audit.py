@@ -1,0 +1,159 @@
+"""AuditService: read-only access to the ledger's tamper evidence."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import grpc
+
+from clearing.audit import consistency_document, inclusion_document
+from clearing.errors import InvalidRequestError
+from clearing.ledger import LedgerLog, SignedCheckpoint, leaf_hashes, logged_transfers
+from clearing.server._convert import timestamp
+from clearing.storage import Database
+from farebridge.codecs.transfers import LoggedTransfer, transfer_leaf_bytes
+from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, ledger_pb2
+
+_EXPORT_CHUNK = 5_000
+
+
+def checkpoint_to_proto(checkpoint: SignedCheckpoint) -> audit_service_pb2.Checkpoint:
+    return audit_service_pb2.Checkpoint(
+        tree_size=checkpoint.tree_size,
+        root_hash=checkpoint.root_hash,
+        signed_note=checkpoint.signed_note,
+        created_at=timestamp(checkpoint.created_at),
+    )
+
+
+def transfer_to_proto(transfer: LoggedTransfer) -> ledger_pb2.LedgerTransfer:
+    return ledger_pb2.LedgerTransfer(
+        transfer_id=transfer.transfer_id.bytes,
+        debit_account_id=transfer.debit_account_id.bytes,
+        credit_account_id=transfer.credit_account_id.bytes,
+        amount=transfer.amount,
+        currency=transfer.currency,
+        code=transfer.code,
+        user_data=transfer.user_data,
+        flags=transfer.flags,
+        pending_id=transfer.pending_id.bytes if transfer.pending_id else b"",
+        timeout=transfer.timeout,
+        timestamp=timestamp(transfer.timestamp),
+    )
+
+
+def _entry_json(transfer: LoggedTransfer) -> dict[str, object]:
+    return {
+        "transfer_id": str(transfer.transfer_id),
+        "debit_account_id": str(transfer.debit_account_id),
+        "credit_account_id": str(transfer.credit_account_id),
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "code": transfer.code,
+        "user_data": transfer.user_data,
+        "flags": transfer.flags,
+        "pending_id": str(transfer.pending_id) if transfer.pending_id else None,
+        "timeout": transfer.timeout,
+        "timestamp": transfer.timestamp.isoformat(),
+        "leaf_bytes": transfer_leaf_bytes(transfer).hex(),
+    }
+
+
+class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
+    def __init__(self, database: Database, log: LedgerLog, clock: Callable[[], datetime]) -> None:
+        self._database = database
+        self._log = log
+        self._clock = clock
+
+    def GetCheckpoint(
+        self, request: audit_service_pb2.GetCheckpointRequest, context: grpc.ServicerContext
+    ) -> audit_service_pb2.GetCheckpointResponse:
+        if request.fresh:
+            head = self._log.checkpoint(self._clock())
+        else:
+            head = self._log.stored_checkpoint(request.tree_size or None)
+        return audit_service_pb2.GetCheckpointResponse(
+            checkpoint=checkpoint_to_proto(head), verifier_key=self._log.verifier_key
+        )
+
+    def ListCheckpoints(
+        self, request: audit_service_pb2.ListCheckpointsRequest, context: grpc.ServicerContext
+    ) -> audit_service_pb2.ListCheckpointsResponse:
+        return audit_service_pb2.ListCheckpointsResponse(
+            checkpoints=[checkpoint_to_proto(c) for c in self._log.checkpoints()],
+            verifier_key=self._log.verifier_key,
+        )
+
+    def GetInclusionProof(
+        self, request: audit_service_pb2.GetInclusionProofRequest, context: grpc.ServicerContext
+    ) -> audit_service_pb2.GetInclusionProofResponse:
+        transfer_id = None
+        if request.transfer_id:
+            if len(request.transfer_id) != 16:
+                raise InvalidRequestError("transfer_id must be 16 bytes", field="transfer_id")
+            transfer_id = uuid.UUID(bytes=request.transfer_id)
+        proof = self._log.inclusion(
+            transfer_id=transfer_id,
+            leaf_index=None if transfer_id else request.leaf_index,
+            tree_size=request.tree_size or None,
+        )
+        head = self._log.stored_checkpoint(proof.tree_size)
+        document = inclusion_document(
+            leaf_hash=proof.leaf_hash,
+            leaf_index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            root_hash=proof.root_hash,
+            proof=proof.proof,
+            extra={"checkpoint": head.signed_note, "entry": _entry_json(proof.transfer)},
+        )
+        return audit_service_pb2.GetInclusionProofResponse(
+            leaf_index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            leaf_hash=proof.leaf_hash,
+            root_hash=proof.root_hash,
+            proof=list(proof.proof),
+            transfer=transfer_to_proto(proof.transfer),
+            proof_json=json.dumps(document, indent=2),
+        )
+
+    def GetConsistencyProof(
+        self,
+        request: audit_service_pb2.GetConsistencyProofRequest,
+        context: grpc.ServicerContext,
+    ) -> audit_service_pb2.GetConsistencyProofResponse:
+        proof = self._log.consistency(request.old_size, request.new_size or None)
+        document = consistency_document(
+            old_size=proof.old_size,
+            new_size=proof.new_size,
+            old_root=proof.old_root,
+            new_root=proof.new_root,
+            proof=proof.proof,
+        )
+        return audit_service_pb2.GetConsistencyProofResponse(
+            old_size=proof.old_size,
+            new_size=proof.new_size,
+            old_root=proof.old_root,
+            new_root=proof.new_root,
+            proof=list(proof.proof),
+            proof_json=json.dumps(document, indent=2),
+        )
+
+    def ExportTransfers(
+        self, request: audit_service_pb2.ExportTransfersRequest, context: grpc.ServicerContext
+    ) -> Iterator[audit_service_pb2.ExportTransfersResponse]:
+        end = request.end or self._log.stored_checkpoint(None).tree_size
+        for start in range(request.start, end, _EXPORT_CHUNK):
+            stop = min(end, start + _EXPORT_CHUNK)
+            with self._database.transaction() as session:
+                rows = logged_transfers(session, start, stop)
+                hashes = leaf_hashes(session, start, stop)
+            for (index, transfer), logged in zip(rows, hashes, strict=True):
+                yield audit_service_pb2.ExportTransfersResponse(
+                    leaf_index=index,
+                    transfer=transfer_to_proto(transfer),
+                    leaf_bytes=transfer_leaf_bytes(transfer),
+                    logged_leaf_hash=logged,
+                )
