@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
+# hledger is not on PyPI; the export tests run it, so install Debian's
+# package where this machine allows it (CI fails those tests without it).
+if ! command -v hledger >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
+  [[ "$(id -u)" == "0" ]]; then
+  echo "== installing hledger"
+  apt-get install -y -q hledger >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q hledger >/dev/null 2>&1; } ||
+    echo "could not install hledger"
+fi
+
 packages=(clearing readers wallets simulators protos/farebridge/codecs)
 
 echo "== ruff check"
@@ -14,7 +24,7 @@ ruff check .
 echo "== ruff format --check"
 ruff format --check .
 echo "== mypy --strict"
-mypy "${packages[@]}" scripts
+mypy "${packages[@]}" scripts benchmarks
 echo "== buf lint"
 buf lint protos
 echo "== proto drift"

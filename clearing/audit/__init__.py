@@ -10,6 +10,15 @@ codecs (``farebridge.codecs.merkle`` and ``farebridge.codecs.checkpoint``),
 so auditors run the very code the clearing house runs. See ``docs.md``.
 """
 
+from clearing.audit._exports import (
+    JournalAccount,
+    JournalEntry,
+    account_name,
+    beancount_journal,
+    decimal_amount,
+    hledger_journal,
+    journal_entries,
+)
 from clearing.audit._proofs import (
     CONSISTENCY,
     INCLUSION,
@@ -37,14 +46,21 @@ __all__ = [
     "ConsistencyProofDocument",
     "ExportedLeaf",
     "InclusionProofDocument",
+    "JournalAccount",
+    "JournalEntry",
     "ProofDocument",
     "ProofDocumentError",
     "ProofError",
     "PublishedCheckpoint",
     "VerifyReport",
+    "account_name",
+    "beancount_journal",
     "consistency_document",
+    "decimal_amount",
     "describe_proof",
+    "hledger_journal",
     "inclusion_document",
+    "journal_entries",
     "parse_proof_document",
     "verify_log",
     "verify_proof_document",

@@ -13,7 +13,7 @@ import grpc
 import typer
 from sqlalchemy.exc import OperationalError
 
-from clearing.cli import _audit, _clearing, _fares, _keys, _pki, _qr, _serve
+from clearing.cli import _audit, _clearing, _export, _fares, _keys, _pki, _qr, _serve
 from clearing.cli._output import errors
 from clearing.errors import FarebridgeError
 
@@ -30,6 +30,7 @@ app.add_typer(_keys.app, name="keys")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_qr.app, name="qr")
 app.add_typer(_fares.app, name="fares")
+app.add_typer(_export.app, name="export")
 app.command("serve")(_serve.serve)
 app.command("migrate")(_serve.migrate)
 

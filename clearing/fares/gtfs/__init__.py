@@ -11,10 +11,11 @@ from clearing.fares.gtfs._errors import FeedError, FeedNotFoundError, GtfsFaresE
 from clearing.fares.gtfs._feed import FareFeed
 from clearing.fares.gtfs._issues import FeedIssue, IssueCode, Severity
 from clearing.fares.gtfs._journey import JourneyLeg, JourneyQuery, parse_journey
-from clearing.fares.gtfs._money import CURRENCY_EXPONENTS, format_minor, parse_amount
+from clearing.fares.gtfs._money import format_minor, parse_amount
 from clearing.fares.gtfs._quote import LegQuote, Quote, QuoteCharge, Share, quote, quote_json
 from clearing.fares.gtfs._transfers import ChargeKind
 from clearing.fares.gtfs._validate import load_feed, validate_feed
+from farebridge.codecs.currencies import CURRENCY_EXPONENTS
 
 __all__ = [
     "CURRENCY_EXPONENTS",

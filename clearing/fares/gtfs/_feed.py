@@ -19,12 +19,12 @@ from typing import NamedTuple, TypeVar
 from clearing.fares.gtfs._csv import Fields, Table, missing_columns, read_table
 from clearing.fares.gtfs._issues import FeedIssue, IssueCode, Severity
 from clearing.fares.gtfs._money import (
-    CURRENCY_EXPONENTS,
     AmountError,
     UnknownCurrencyError,
     decimal_places,
     parse_amount,
 )
+from farebridge.codecs.currencies import CURRENCY_EXPONENTS
 
 DAY = 24 * 3600
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -1,40 +1,15 @@
 """Currency amounts: GTFS writes decimal strings in the major unit; farebridge
 counts integer minor units. The conversion is exact or it is refused.
 
-The exponents are ISO 4217's "minor unit" column for active currencies (as
-published by the ISO 4217 maintenance agency, SIX). A code missing here is
-refused rather than guessed, because guessing an exponent is guessing an
-amount by a factor of 100.
+The exponents come from farebridge's one ISO 4217 table
+(``farebridge.codecs.currencies``); a code missing there is refused.
 """
 
 from __future__ import annotations
 
 import re
 
-
-def _codes(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
-_EXPONENT_0 = _codes("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF")
-_EXPONENT_3 = _codes("BHD IQD JOD KWD LYD OMR TND")
-_EXPONENT_4 = _codes("CLF UYW")
-_EXPONENT_2 = _codes(
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD "
-    "BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP "
-    "ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR "
-    "JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU "
-    "MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR "
-    "RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS "
-    "TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG"
-)
-
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(_EXPONENT_0, 0),
-    **dict.fromkeys(_EXPONENT_2, 2),
-    **dict.fromkeys(_EXPONENT_3, 3),
-    **dict.fromkeys(_EXPONENT_4, 4),
-}
+from farebridge.codecs.currencies import CURRENCY_EXPONENTS
 
 _AMOUNT = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from farebridge.codecs._emvco_currency import Currency, currency_by_numeric, currency_of
 from farebridge.codecs._emvco_errors import (
     BadArgumentError,
     BadCrcError,
@@ -47,6 +46,7 @@ from farebridge.codecs._emvco_tlv import (
     encode_objects,
     iter_objects,
 )
+from farebridge.codecs.currencies import Currency, currency_by_numeric, currency_of
 
 PAYLOAD_FORMAT = "00"
 POINT_OF_INITIATION = "01"

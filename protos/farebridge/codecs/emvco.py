@@ -43,7 +43,6 @@ The code is static (01 = ``11``), carries no amount and has merchant category
 4111 unless told otherwise.
 """
 
-from farebridge.codecs._emvco_currency import Currency, currency_of
 from farebridge.codecs._emvco_errors import (
     BadArgumentError,
     BadCrcError,
@@ -96,6 +95,7 @@ from farebridge.codecs._emvco_transit import (
     top_up_qr,
     vehicle_qr,
 )
+from farebridge.codecs.currencies import Currency, currency_of
 
 __all__ = [
     "DUITNOW_AID",

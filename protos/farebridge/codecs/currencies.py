@@ -1,11 +1,13 @@
-"""ISO 4217 currencies as EMVCo writes them: three-digit numeric codes.
+"""ISO 4217 currencies: alphabetic and numeric codes and minor-unit exponents.
 
-EMVCo's data object 53 carries the numeric code and 54 a decimal amount; the
-rest of farebridge counts integer minor units of an alphabetic code. This table
-is the bridge. It lists the active currencies of ISO 4217 list one with their
-minor-unit exponents; the precious metals, SDR and testing codes (XAU, XDR,
-XTS ...) are left out on purpose, because an amount in them has no minor unit
-and no rider pays a fare in gold.
+The one table farebridge converts amounts with: fare feeds and QR codes write
+decimal amounts in the major unit, EMVCo writes numeric codes, and the rest of
+farebridge counts integer minor units of an alphabetic code. It lists the
+active currencies of ISO 4217 list one; the precious metals, SDR and testing
+codes (XAU, XDR, XTS ...) are left out on purpose, because an amount in them
+has no minor unit and no rider pays a fare in gold. A code missing here is
+refused rather than guessed: guessing an exponent is guessing an amount by a
+factor of 100.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ _NUMERIC = {
     "TND": "788", "TOP": "776", "TRY": "949", "TTD": "780", "TWD": "901", "TZS": "834",
     "UAH": "980", "UGX": "800", "USD": "840", "USN": "997", "UYI": "940", "UYU": "858",
     "UYW": "927", "UZS": "860", "VED": "926", "VES": "928", "VND": "704", "VUV": "548",
-    "WST": "882", "XAF": "950", "XCD": "951", "XOF": "952", "XPF": "953", "YER": "886",
+    "WST": "882", "XAF": "950", "XCD": "951", "XCG": "532", "XOF": "952", "XPF": "953",
+    "YER": "886",
     "ZAR": "710", "ZMW": "967", "ZWG": "924",
 }  # fmt: skip
 
@@ -62,6 +65,8 @@ _EXPONENTS = {
 }
 
 _BY_ALPHA = {a: Currency(a, n, _EXPONENTS.get(a, 2)) for a, n in _NUMERIC.items()}
+CURRENCY_EXPONENTS: dict[str, int] = {a: c.exponent for a, c in _BY_ALPHA.items()}
+"""Minor-unit exponent by alphabetic code (2 for cents, 0 for won, 3 for fils)."""
 _BY_NUMERIC = {c.numeric: c for c in _BY_ALPHA.values()}
 
 

@@ -1,0 +1,191 @@
+"""Ledger throughput: transfers created per second through the full ledger
+contract, in batches of 1,000, on SQLite and PostgreSQL.
+
+The ceiling, measured in the same run: a raw ``executemany`` insert of the
+very same rows into a table with the same columns and indexes as
+``ledger_transfers`` (no contract, no triggers, no foreign keys).
+
+    .venv/bin/python benchmarks/ledger_throughput.py [--transfers 100000]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    text,
+)
+
+from clearing.ledger import (
+    AccountCode,
+    AccountRef,
+    Transfer,
+    TransferFlags,
+    TransferRequest,
+    account_id_for,
+    create_transfers,
+    ensure_accounts,
+)
+from clearing.ledger._store import _insert_transfers
+from clearing.registry import register_participant
+from clearing.storage import Database
+from clearing.storage._types import UTCDateTime
+from clearing.values import Participant, Role
+
+BATCH = 1_000
+RIDERS = 5_000
+OPERATORS = 20
+
+
+def _ceiling_table(metadata: MetaData) -> Table:
+    return Table(
+        "bench_raw_transfers", metadata,
+        Column("transfer_id", Uuid(), primary_key=True),
+        Column("debit_account_id", Uuid(), index=True),
+        Column("credit_account_id", Uuid(), index=True),
+        Column("amount", BigInteger), Column("currency", String(3)),
+        Column("code", String(32)), Column("user_data", String(128), index=True),
+        Column("flags", Integer), Column("pending_id", Uuid()), Column("timeout", Integer),
+        Column("expires_at", UTCDateTime()), Column("created_at", UTCDateTime()),
+    )  # fmt: skip
+
+
+def _accounts() -> tuple[list[AccountRef], list[AccountRef]]:
+    riders = [
+        AccountRef("issuer", AccountCode.RIDER_FUNDS, "SGD", f"tok-{n}") for n in range(RIDERS)
+    ]
+    operators = [AccountRef(f"op-{n}", AccountCode.FARE_REVENUE, "SGD") for n in range(OPERATORS)]
+    return riders, operators
+
+
+def _requests(count: int, seed: int) -> list[TransferRequest]:
+    generator = random.Random(seed)
+    riders, operators = _accounts()
+    return [
+        TransferRequest(
+            transfer_id=uuid.UUID(int=generator.getrandbits(128)),
+            debit_account_id=account_id_for(generator.choice(riders)),
+            credit_account_id=account_id_for(generator.choice(operators)),
+            amount=generator.randint(80, 400),
+            currency="SGD",
+            code="fare",
+            user_data=f"tap-{n}",
+        )
+        for n in range(count)
+    ]
+
+
+def _prepare(database: Database) -> None:
+    database.migrate()
+    now = datetime.now(UTC)
+    riders, operators = _accounts()
+    with database.transaction() as session:
+        register_participant(session, Participant("issuer", "Issuer", Role.ISSUER, "SGD"), now)
+        for ref in operators:
+            participant = Participant(ref.participant_id, ref.participant_id, Role.OPERATOR, "SGD")
+            register_participant(session, participant, now)
+    with database.transaction() as session:
+        ensure_accounts(session, riders + operators, now)
+
+
+def _through_contract(database: Database, requests: Sequence[TransferRequest]) -> float:
+    start = time.perf_counter()
+    for offset in range(0, len(requests), BATCH):
+        with database.transaction() as session:
+            create_transfers(session, requests[offset : offset + BATCH], datetime.now(UTC))
+    return len(requests) / (time.perf_counter() - start)
+
+
+def _raw_ceiling(database: Database, requests: Sequence[TransferRequest]) -> float:
+    """The same rows, converted the same way, by the same driver executemany,
+    into a table with the same columns and indexes, with nothing decided."""
+    metadata = MetaData()
+    _ceiling_table(metadata).create(database.engine)
+    now = datetime.now(UTC)
+    transfers = [
+        Transfer(
+            r.transfer_id, r.debit_account_id, r.credit_account_id,  # type: ignore[arg-type]
+            r.amount, "SGD", r.code, r.user_data, TransferFlags.NONE, None, 0, now,
+        )
+        for r in requests
+    ]  # fmt: skip
+    start = time.perf_counter()
+    for offset in range(0, len(transfers), BATCH):
+        with database.transaction() as session:
+            _insert_transfers(session, transfers[offset : offset + BATCH], "bench_raw_transfers")
+    return len(transfers) / (time.perf_counter() - start)
+
+
+def run(name: str, url: str, count: int) -> None:
+    database = Database(url)
+    _prepare(database)
+    requests = _requests(count, seed=1)
+    contract = _through_contract(database, requests)
+    ceiling = _raw_ceiling(database, requests)
+    database.dispose()
+    print(
+        f"{name:<10} {count:>8} transfers  contract {contract:>9,.0f}/s  "
+        f"raw ceiling {ceiling:>9,.0f}/s  ratio {contract / ceiling:6.1%}"
+    )
+
+
+def _postgres_schema(url: str) -> str:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    engine = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--transfers", type=int, default=100_000)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--skip-postgres", action="store_true")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", arguments.transfers)
+    if not arguments.skip_postgres:
+        schema = _postgres_schema(arguments.postgres)
+        try:
+            run(
+                "postgresql",
+                f"{arguments.postgres}?options=-csearch_path%3D{schema}",
+                arguments.transfers,
+            )
+        finally:
+            _drop_schema(arguments.postgres, schema)
+
+
+if __name__ == "__main__":
+    main()
