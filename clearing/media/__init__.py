@@ -1,0 +1,23 @@
+"""Media proofs carried by taps: stored-value card debits and QR ride codes.
+
+A reader forwards what the medium proved at the gate. Clearing checks it
+again, centrally, before the tap is priced: a card debit's AES-CMAC under
+the card's diversified key, a ride code's signatures and freshness at the
+moment of the tap, and that no ride code is used twice anywhere.
+"""
+
+from clearing.media._proofs import (
+    CardScheme,
+    MediaProofError,
+    ProofReason,
+    verify_card_debit,
+    verify_ride_code,
+)
+
+__all__ = [
+    "CardScheme",
+    "MediaProofError",
+    "ProofReason",
+    "verify_card_debit",
+    "verify_ride_code",
+]
