@@ -90,7 +90,10 @@ class Device(NamedTuple):
 
 
 class Tap(NamedTuple):
-    """One presentation of a medium at a reader, as accepted into the journal."""
+    """One presentation of a medium at a reader, as accepted into the journal.
+
+    card_debit / ride_code: what the medium proved at the gate, if anything.
+    """
 
     tap_id: TapId
     device_id: DeviceId
@@ -99,3 +102,5 @@ class Tap(NamedTuple):
     tapped_at: datetime
     medium_token: MediumToken
     direction: Direction
+    card_debit: bytes | None = None
+    ride_code: str | None = None

@@ -26,6 +26,7 @@ from readers._errors import (
     ReaderError,
     UploadIncompleteError,
 )
+from readers._lists import ListSync, ListSyncReport
 from readers._queue import StoredTap, TapState
 from readers._reader import Reader
 from readers._ridecodes import RideCodeGate
@@ -36,6 +37,8 @@ __all__ = [
     "TAP_DIRECTION_ON",
     "BatchRejectedError",
     "InvalidTapError",
+    "ListSync",
+    "ListSyncReport",
     "Reader",
     "ReaderError",
     "RideCodeGate",

@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS taps (
     state TEXT NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'accepted', 'duplicate', 'rejected')),
     reject_reason INTEGER,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    card_debit BLOB,
+    ride_code TEXT
 );
 CREATE INDEX IF NOT EXISTS taps_pending ON taps (device_sequence) WHERE state = 'pending';
 """
@@ -48,8 +50,11 @@ CREATE INDEX IF NOT EXISTS taps_pending ON taps (device_sequence) WHERE state = 
 # SQLite integers are signed 64-bit; no sequence number gets near this.
 _NO_LIMIT = 2**63 - 1
 _COLUMNS = (
-    "tap_id, device_sequence, tapped_at, medium_token, direction, state, reject_reason, detail"
+    "tap_id, device_sequence, tapped_at, medium_token, direction, state, reject_reason, detail,"
+    " card_debit, ride_code"
 )
+# Columns added after the first release; older queue files gain them on open.
+_LATER_COLUMNS = (("card_debit", "BLOB"), ("ride_code", "TEXT"))
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class StoredTap:
             ``rejected`` (final; never resent).
         reject_reason: the ``TapRejectReason`` when rejected, else ``None``.
         detail: the server's explanation of a rejection, else "".
+        card_debit: a stored-value card's MAC'd debit record, if the medium made one.
+        ride_code: the QR ride code text the gate admitted, if any.
     """
 
     tap_id: str
@@ -77,6 +84,8 @@ class StoredTap:
     state: TapState
     reject_reason: TapRejectReason | None
     detail: str
+    card_debit: bytes | None = None
+    ride_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ def _stored_tap(row: sqlite3.Row) -> StoredTap:
         state=cast(TapState, row["state"]),
         reject_reason=None if reason is None else TapRejectReason(reason),
         detail=row["detail"],
+        card_debit=None if row["card_debit"] is None else bytes(row["card_debit"]),
+        ride_code=row["ride_code"],
     )
 
 
@@ -127,6 +138,10 @@ class TapQueue:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.executescript(_SCHEMA)
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(taps)")}
+        for name, kind in _LATER_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE taps ADD COLUMN {name} {kind}")
         self._claim(device_id)
 
     def _claim(self, device_id: str) -> None:
@@ -152,18 +167,29 @@ class TapQueue:
                 raise
             self._db.execute("COMMIT")
 
-    def add(self, tap_id: str, tapped_at: datetime, medium_token: str, direction: int) -> str:
+    def add(
+        self,
+        tap_id: str,
+        tapped_at: datetime,
+        medium_token: str,
+        direction: int,
+        *,
+        card_debit: bytes | None = None,
+        ride_code: str | None = None,
+    ) -> str:
         """Stores a pending tap; repeating an identical tap is a no-op."""
-        row = (tap_id, _utc_text(tapped_at), medium_token, direction)
+        row = (tap_id, _utc_text(tapped_at), medium_token, direction, card_debit, ride_code)
         with self._transaction() as db:
             existing = db.execute(
-                "SELECT tap_id, tapped_at, medium_token, direction FROM taps WHERE tap_id = ?",
+                "SELECT tap_id, tapped_at, medium_token, direction, card_debit, ride_code"
+                " FROM taps WHERE tap_id = ?",
                 (tap_id,),
             ).fetchone()
             if existing is None:
                 db.execute(
-                    "INSERT INTO taps (tap_id, tapped_at, medium_token, direction)"
-                    " VALUES (?, ?, ?, ?)",
+                    "INSERT INTO taps"
+                    " (tap_id, tapped_at, medium_token, direction, card_debit, ride_code)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     row,
                 )
             elif tuple(existing) != row:

@@ -78,18 +78,27 @@ class Reader:
         *,
         tapped_at: datetime | None = None,
         tap_id: str | None = None,
+        card_debit: bytes | None = None,
+        ride_code: str | None = None,
     ) -> str:
         """Stores one tap durably and returns its tap id; needs no network.
 
         ``tapped_at`` defaults to the reader's clock and must be timezone-aware.
         ``tap_id`` defaults to a fresh UUID; passing an id that is already
         stored with the same content returns it without storing a second tap.
+        ``card_debit`` carries a stored-value card's MAC'd debit record
+        (``farebridge.codecs.cards.debit_to_bytes``; ``medium_token`` is then
+        the card id), ``ride_code`` the QR ride code text the gate admitted.
         Raises ``InvalidTapError`` for anything the clearing house would refuse.
         """
         moment = self._clock() if tapped_at is None else tapped_at
         chosen_id = str(uuid.uuid4()) if tap_id is None else tap_id
         _check_tap(medium_token, direction, moment, chosen_id)
-        return self._queue.add(chosen_id, moment, medium_token, direction)
+        if card_debit is not None and ride_code is not None:
+            raise InvalidTapError("a tap carries a card debit or a ride code, not both")
+        return self._queue.add(
+            chosen_id, moment, medium_token, direction, card_debit=card_debit, ride_code=ride_code
+        )
 
     def pending_count(self) -> int:
         """Taps stored locally that the clearing house has not answered yet."""

@@ -216,6 +216,10 @@ def _wire_tap(tap: StoredTap) -> tap_pb2.Tap:
         direction=tap.direction,
     )
     wire.tapped_at.FromDatetime(tap.tapped_at)
+    if tap.card_debit is not None:
+        wire.card_debit = tap.card_debit
+    elif tap.ride_code is not None:
+        wire.ride_code = tap.ride_code
     return wire
 
 

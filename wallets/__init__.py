@@ -8,10 +8,35 @@ counter even across app restarts::
     wallet = RideCodeWallet(credential, rider_key, Path("ride-codes.json"))
     text = wallet.next_code()           # show it as a QR code at the gate
 
-The format is specified in docs/ride-codes.md; the codecs it uses are in
+``WalletClient`` is the provider's back end at the clearing house's
+``WalletService``: rider accounts, proxies, top-ups, virtual cards, ride
+credentials, blocks, balances and journeys::
+
+    with WalletClient(WalletConnection.from_files(address, ca, cert, key)) as client:
+        account = client.open_account("acct-0001", "adult")
+        client.top_up("topup-0001", account.account_id, 2000, "SGD")
+
+The ride code format is specified in docs/ride-codes.md; the codecs it uses are in
 ``farebridge.codecs.ridecode`` and ``farebridge.codecs.qr_render``.
 """
 
+from farebridge.v1.wallet_service_pb2 import (
+    PROXY_TYPE_EMAIL,
+    PROXY_TYPE_PHONE,
+    JourneyTap,
+    Proxy,
+    RiderAccount,
+    TopUp,
+    VirtualCard,
+)
+from wallets._client import (
+    WalletClient,
+    WalletConnection,
+    WalletServiceError,
+    email,
+    phone,
+    ride_credential,
+)
 from wallets._ridecodes import (
     CredentialRenewalNeededError,
     InvalidWalletArgumentError,
@@ -21,9 +46,22 @@ from wallets._ridecodes import (
 )
 
 __all__ = [
+    "PROXY_TYPE_EMAIL",
+    "PROXY_TYPE_PHONE",
     "CredentialRenewalNeededError",
     "InvalidWalletArgumentError",
+    "JourneyTap",
+    "Proxy",
     "RideCodeWallet",
     "RideCodeWalletError",
+    "RiderAccount",
+    "TopUp",
+    "VirtualCard",
+    "WalletClient",
+    "WalletConnection",
+    "WalletServiceError",
     "WalletStateError",
+    "email",
+    "phone",
+    "ride_credential",
 ]

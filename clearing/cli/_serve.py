@@ -32,6 +32,11 @@ def serve(
         "clearing-house", help="Certificate name of the clearing house, admitted at start."
     ),
     currency: str = typer.Option("SGD", help="The clearing house's settlement currency."),
+    tariff: Path | None = typer.Option(
+        None,
+        help="Tariff folder (GTFS-Fares v2 + farebridge.toml) for period pricing; "
+        "without it, flat fares set through ClearingService.",
+    ),
 ) -> None:
     """Run the gRPC server (mTLS, health checking and reflection) until interrupted."""
     if not (pki_dir / "server.pem").exists():
@@ -43,6 +48,7 @@ def serve(
             listen=listen,
             clearing_house_id=clearing_house,
             currency=currency,
+            tariff_dir=tariff,
         )
     )
 

@@ -13,10 +13,8 @@ from clearing.ingest._batch import (
     BatchRejectedError,
     BatchRejectReason,
     Ingestor,
-    TapOutcome,
-    TapRejectReason,
-    TapStatus,
 )
+from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 
 __all__ = [
     "MAX_BATCH_BYTES",

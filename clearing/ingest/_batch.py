@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from clearing import registry
 from clearing.errors import FarebridgeError
 from clearing.fares import Charge, PricingContext, Unpriced, load_flat_fares, price_flat
+from clearing.fares._repricing import TariffPricer
+from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
+from clearing.ingest._proofs import check_proofs
 from clearing.ledger import AccountCode, AccountRef, Posting, post_or_raise, transfer_id_for
 from clearing.storage import Database
 from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
@@ -61,31 +64,6 @@ class BatchRejectedError(FarebridgeError):
         self.device_id = device_id
 
 
-class TapStatus(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
-class TapRejectReason(StrEnum):
-    INVALID_TAP_ID = "invalid_tap_id"
-    INVALID_MEDIUM_TOKEN = "invalid_medium_token"  # noqa: S105 - a reason name, not a secret
-    INVALID_DIRECTION = "invalid_direction"
-    MISSING_TIME = "missing_time"
-    FUTURE_TIME = "future_time"
-    TAP_ID_CONFLICT = "tap_id_conflict"
-    DUPLICATE_IN_BATCH = "duplicate_in_batch"
-
-
-class TapOutcome(NamedTuple):
-    """The fate of one tap; ``reject_reason`` is set only when rejected."""
-
-    tap_id: str
-    status: TapStatus
-    reject_reason: TapRejectReason | None = None
-    detail: str = ""
-
-
 class BatchOutcome(NamedTuple):
     batch_id: str
     device_id: str
@@ -96,7 +74,13 @@ def content_digest(tap: Tap) -> bytes:
     """SHA-256 over the fields that make a tap what it is. Two taps with one id
     and one digest are the same tap sent twice."""
     micros = (tap.tapped_at - _EPOCH) // timedelta(microseconds=1)
-    fields = (tap.device_id, str(tap.device_sequence), str(micros), tap.medium_token, tap.direction)
+    fields = [tap.device_id, str(tap.device_sequence), str(micros), tap.medium_token, tap.direction]
+    # Proofs join the digest only when present, so taps without one keep
+    # the digests they were stored with.
+    if tap.card_debit is not None:
+        fields += ["card_debit", tap.card_debit.hex()]
+    if tap.ride_code is not None:
+        fields += ["ride_code", tap.ride_code]
     return hashlib.sha256("\x1f".join(fields).encode()).digest()
 
 
@@ -120,6 +104,7 @@ def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapO
             f"tapped_at {tapped_at.isoformat()} is ahead of the server clock by more "
             f"than {int(MAX_CLOCK_SKEW.total_seconds())} s",
         )
+    proof = message.WhichOneof("medium_proof")
     return Tap(
         message.tap_id,
         device.device_id,
@@ -128,6 +113,8 @@ def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapO
         tapped_at,
         message.medium_token,
         direction,
+        card_debit=message.card_debit if proof == "card_debit" else None,
+        ride_code=message.ride_code if proof == "ride_code" else None,
     )
 
 
@@ -166,9 +153,17 @@ class Ingestor:
     round trip per batch.
     """
 
-    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], datetime],
+        tariff: TariffPricer | None = None,
+    ) -> None:
+        """``tariff`` prices capping periods and posts only differences; without
+        one, each tap-on is charged its operator's flat fare for the mode."""
         self._database = database
         self._clock = clock
+        self._tariff = tariff
         self._devices: dict[str, Device] = {}
 
     def ingest(self, caller_id: ParticipantId, signed: tap_pb2.SignedTapBatch) -> BatchOutcome:
@@ -263,10 +258,18 @@ class Ingestor:
         for item in validated:
             outcome = item if isinstance(item, TapOutcome) else _classify(item, stored, fresh)
             outcomes.append(outcome)
-        new_taps = list(fresh.values())
+        refused, proofs = check_proofs(session, list(fresh.values()))
+        outcomes = [
+            refused.get(o.tap_id, o) if o.status is TapStatus.ACCEPTED else o for o in outcomes
+        ]
+        new_taps = [tap for tap in fresh.values() if tap.tap_id not in refused]
         if new_taps:
             session.execute(insert(TapRow), [_tap_row(tap, batch_id, now) for tap in new_taps])
-            self._price(session, new_taps, now)
+            proofs.record(session)
+            if self._tariff is None:
+                self._price(session, new_taps, now)
+            else:
+                self._tariff.reprice(session, new_taps, now)
         return outcomes
 
     def _price(self, session: Session, taps: Sequence[Tap], now: datetime) -> None:

@@ -20,6 +20,10 @@ class AccountCode(StrEnum):
     """A rider's funds held by the issuer of the rider's medium."""
     FARE_REVENUE = "fare_revenue"
     """Fares an operator has earned."""
+    TOP_UP_FUNDING = "top_up_funding"
+    """Money a wallet provider received from its riders (in its app, at a
+    ticket machine) and credited to their funds: the provider's side of every
+    top-up. Its debit balance is what the provider holds for its riders."""
 
 
 class AccountRef(NamedTuple):

@@ -13,11 +13,16 @@ from clearing.media._proofs import (
     verify_card_debit,
     verify_ride_code,
 )
+from clearing.media._store import CardKeys, RideCodeLists, record_proofs, used_ride_codes
 
 __all__ = [
+    "CardKeys",
     "CardScheme",
     "MediaProofError",
     "ProofReason",
+    "RideCodeLists",
+    "record_proofs",
+    "used_ride_codes",
     "verify_card_debit",
     "verify_ride_code",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearing.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
-from clearing.storage.models import DeviceRow, MediumRow, ParticipantRow
+from clearing.storage.models import CardRow, CardSchemeRow, DeviceRow, MediumRow, ParticipantRow
 from clearing.values import (
     Device,
     MediumToken,
@@ -140,8 +140,16 @@ def list_devices(session: Session, operator_id: ParticipantId | None) -> list[De
 
 
 def register_medium(
-    session: Session, medium_token: MediumToken, issuer_id: ParticipantId, now: datetime
+    session: Session,
+    medium_token: MediumToken,
+    issuer_id: ParticipantId,
+    now: datetime,
+    card_uid: bytes = b"",
 ) -> tuple[MediumToken, ParticipantId]:
+    """Registers a medium; with ``card_uid`` also a stored-value card, whose
+    debit MACs clearing then verifies under its diversified key."""
+    if card_uid and len(card_uid) not in (4, 7, 10):
+        raise InvalidRequestError("card_uid must be 4, 7 or 10 bytes", field="card_uid")
     if not medium_token or len(medium_token) > 128:
         raise InvalidRequestError("medium_token must be 1 to 128 characters", field="medium_token")
     issuer = participant_for(session, issuer_id)
@@ -153,9 +161,52 @@ def register_medium(
             raise ConflictError(
                 f"medium {medium_token!r} belongs to another issuer", field="issuer_id"
             )
+        card = session.get(CardRow, medium_token)
+        if bytes(card.card_uid if card else b"") != card_uid:
+            raise ConflictError(f"medium {medium_token!r} has another card uid", field="card_uid")
         return medium_token, issuer_id
     session.add(MediumRow(medium_token=medium_token, issuer_id=issuer_id, registered_at=now))
+    if card_uid:
+        session.flush()
+        session.add(CardRow(medium_token=medium_token, card_uid=card_uid, registered_at=now))
     return medium_token, issuer_id
+
+
+def register_card_scheme(
+    session: Session,
+    issuer_id: ParticipantId,
+    *,
+    aid: bytes,
+    system_identifier: bytes,
+    master_key: bytes,
+    now: datetime,
+) -> None:
+    """Stores how the issuer diversifies card keys; idempotent."""
+    if len(master_key) != 16:
+        raise InvalidRequestError("master_key must be 16 bytes (AES-128)", field="master_key")
+    if not aid or len(aid) > 16:
+        raise InvalidRequestError("aid must be 1 to 16 bytes", field="aid")
+    if len(aid) + len(system_identifier) + 7 > 31:
+        raise InvalidRequestError(
+            "uid, aid and system identifier may total 31 bytes (AN10922)",
+            field="system_identifier",
+        )
+    stored = session.get(CardSchemeRow, issuer_id)
+    wanted = (aid, system_identifier, master_key)
+    if stored is not None:
+        kept = (bytes(stored.aid), bytes(stored.system_identifier), bytes(stored.master_key))
+        for name, old, new in zip(
+            ("aid", "system_identifier", "master_key"), kept, wanted, strict=True
+        ):
+            if old != new:
+                raise ConflictError(f"the card scheme has a different {name}", field=name)
+        return
+    session.add(
+        CardSchemeRow(
+            issuer_id=issuer_id, aid=aid, system_identifier=system_identifier,
+            master_key=master_key, registered_at=now,
+        )
+    )  # fmt: skip
 
 
 def issuer_of_media(

@@ -14,6 +14,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from clearing import registry
+from clearing.fares._repricing import TariffPricer
+from clearing.fares.period import load_tariff
 from clearing.ingest import MAX_BATCH_BYTES, Ingestor
 from clearing.ledger import LedgerLog
 from clearing.pki import PkiLayout, load_signing_key
@@ -21,6 +23,7 @@ from clearing.server._audit import AuditServicer
 from clearing.server._auth import AuthInterceptor, ParticipantDirectory
 from clearing.server._errors import ErrorInterceptor
 from clearing.server._services import ClearingServicer, ReaderServicer, RegistryServicer
+from clearing.server._wallets import ReaderLists, WalletServicer
 from clearing.storage import Database
 from clearing.values import Participant, Role
 from farebridge.v1 import (
@@ -32,6 +35,8 @@ from farebridge.v1 import (
     reader_service_pb2_grpc,
     registry_service_pb2,
     registry_service_pb2_grpc,
+    wallet_service_pb2,
+    wallet_service_pb2_grpc,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ SERVICE_NAMES = (
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     clearing_service_pb2.DESCRIPTOR.services_by_name["ClearingService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    wallet_service_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name,
 )
 
 
@@ -60,6 +66,8 @@ class ServerSettings:
     pki_dir: folder made by ``farebridge pki init``.
     listen: host:port; port 0 picks a free one.
     clearing_house_id: the clearing house's certificate name, admitted at start.
+    tariff_dir: a tariff (GTFS-Fares v2 feed plus farebridge.toml) to price
+        capping periods with; without one, flat fares per operator and mode.
     currency: the clearing house's settlement currency.
     """
 
@@ -69,6 +77,7 @@ class ServerSettings:
     clearing_house_id: str = "clearing-house"
     currency: str = "SGD"
     max_workers: int = 16
+    tariff_dir: Path | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
@@ -112,9 +121,8 @@ def start_server(settings: ServerSettings) -> RunningServer:
     database.migrate()
     _admit_clearing_house(database, settings)
     directory = ParticipantDirectory(database)
-    ledger_log = LedgerLog(
-        database, ledger_origin(settings.clearing_house_id), load_signing_key(layout)
-    )
+    signing_key = load_signing_key(layout)
+    ledger_log = LedgerLog(database, ledger_origin(settings.clearing_house_id), signing_key)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[AuthInterceptor(directory), ErrorInterceptor()],
@@ -123,9 +131,13 @@ def start_server(settings: ServerSettings) -> RunningServer:
             ("grpc.so_reuseport", 0),
         ],
     )
-    ingestor = Ingestor(database, settings.clock)
+    tariff = TariffPricer(load_tariff(settings.tariff_dir)) if settings.tariff_dir else None
+    ingestor = Ingestor(database, settings.clock, tariff)
     reader_service_pb2_grpc.add_ReaderServiceServicer_to_server(
-        ReaderServicer(ingestor, directory), server
+        ReaderServicer(ingestor, directory, ReaderLists(database, signing_key)), server
+    )
+    wallet_service_pb2_grpc.add_WalletServiceServicer_to_server(
+        WalletServicer(database, directory, settings.clock), server
     )
     registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(database, directory, settings.clock), server

@@ -26,11 +26,14 @@ ANY_ROLE = frozenset(Role)
 # Fail closed: a farebridge method missing from this table is refused.
 METHOD_ROLES: Mapping[str, frozenset[Role]] = {
     "/farebridge.v1.ReaderService/SubmitTaps": frozenset({Role.OPERATOR}),
+    "/farebridge.v1.ReaderService/GetTrustList": frozenset({Role.OPERATOR, Role.CLEARING_HOUSE}),
+    "/farebridge.v1.ReaderService/GetDenyList": frozenset({Role.OPERATOR, Role.CLEARING_HOUSE}),
     "/farebridge.v1.RegistryService/RegisterParticipant": frozenset({Role.CLEARING_HOUSE}),
     "/farebridge.v1.RegistryService/RegisterDevice": frozenset(
         {Role.OPERATOR, Role.CLEARING_HOUSE}
     ),
     "/farebridge.v1.RegistryService/RegisterMedium": frozenset({Role.ISSUER}),
+    "/farebridge.v1.RegistryService/RegisterCardScheme": frozenset({Role.ISSUER}),
     "/farebridge.v1.RegistryService/ListParticipants": ANY_ROLE,
     "/farebridge.v1.RegistryService/ListDevices": frozenset(
         {Role.OPERATOR, Role.CLEARING_HOUSE, Role.AUDITOR}
@@ -45,6 +48,24 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = {
     "/farebridge.v1.AuditService/GetInclusionProof": ANY_ROLE,
     "/farebridge.v1.AuditService/GetConsistencyProof": ANY_ROLE,
     "/farebridge.v1.AuditService/ExportTransfers": frozenset({Role.AUDITOR, Role.CLEARING_HOUSE}),
+    # Wallet providers only; each servicer method acts on the caller's riders.
+    **{
+        f"/farebridge.v1.WalletService/{name}": frozenset({Role.ISSUER})
+        for name in (
+            "OpenAccount",
+            "LinkProxy",
+            "UnlinkProxy",
+            "ResolveProxy",
+            "TopUp",
+            "GetTopUpQr",
+            "ProvisionVirtualCard",
+            "IssueRideCredential",
+            "Block",
+            "Unblock",
+            "GetBalance",
+            "ListJourneys",
+        )
+    },
 }
 
 

@@ -16,6 +16,7 @@ from clearing.server import _convert as convert
 from clearing.server._audit import checkpoint_to_proto
 from clearing.server._auth import ParticipantDirectory, caller
 from clearing.server._status import abort, error_info
+from clearing.server._wallets import ReaderLists
 from clearing.storage import Database
 from clearing.values import Device, Money, Role
 from farebridge.v1 import (
@@ -40,9 +41,12 @@ _BATCH_REJECT_STATUS = {
 
 
 class ReaderServicer(reader_service_pb2_grpc.ReaderServiceServicer):
-    def __init__(self, ingestor: Ingestor, directory: ParticipantDirectory) -> None:
+    def __init__(
+        self, ingestor: Ingestor, directory: ParticipantDirectory, lists: ReaderLists
+    ) -> None:
         self._ingestor = ingestor
         self._directory = directory
+        self._lists = lists
 
     def SubmitTaps(
         self,
@@ -69,6 +73,16 @@ class ReaderServicer(reader_service_pb2_grpc.ReaderServiceServicer):
                 batch_id=outcome.batch_id,
                 results=[convert.tap_result(o) for o in outcome.outcomes],
             )
+
+    def GetTrustList(
+        self, request: reader_service_pb2.GetTrustListRequest, context: grpc.ServicerContext
+    ) -> reader_service_pb2.GetTrustListResponse:
+        return self._lists.trust_list()
+
+    def GetDenyList(
+        self, request: reader_service_pb2.GetDenyListRequest, context: grpc.ServicerContext
+    ) -> reader_service_pb2.GetDenyListResponse:
+        return self._lists.deny_list(request.since_version)
 
 
 class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
@@ -119,10 +133,42 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             raise ForbiddenError("an issuer registers only its own media")
         with self._database.transaction() as session:
             token, issuer = registry.register_medium(
-                session, request.medium.medium_token, issuer_id, self._clock()
+                session,
+                request.medium.medium_token,
+                issuer_id,
+                self._clock(),
+                card_uid=request.medium.card_uid,
             )
         return registry_service_pb2.RegisterMediumResponse(
-            medium=registry_service_pb2.Medium(medium_token=token, issuer_id=issuer)
+            medium=registry_service_pb2.Medium(
+                medium_token=token, issuer_id=issuer, card_uid=request.medium.card_uid
+            )
+        )
+
+    def RegisterCardScheme(
+        self,
+        request: registry_service_pb2.RegisterCardSchemeRequest,
+        context: grpc.ServicerContext,
+    ) -> registry_service_pb2.RegisterCardSchemeResponse:
+        who = caller(context, self._directory)
+        scheme = request.scheme
+        if scheme.issuer_id not in ("", who.participant_id):
+            raise ForbiddenError("an issuer registers only its own card scheme")
+        with self._database.transaction() as session:
+            registry.register_card_scheme(
+                session,
+                who.participant_id,
+                aid=scheme.aid,
+                system_identifier=scheme.system_identifier,
+                master_key=scheme.master_key,
+                now=self._clock(),
+            )
+        return registry_service_pb2.RegisterCardSchemeResponse(
+            scheme=registry_service_pb2.CardScheme(
+                issuer_id=who.participant_id,
+                aid=scheme.aid,
+                system_identifier=scheme.system_identifier,
+            )
         )
 
     def ListParticipants(

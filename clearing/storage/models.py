@@ -269,3 +269,214 @@ class CyclePositionRow(Base):
     gross_credit: Mapped[int] = mapped_column(BigInteger)
     gross_debit: Mapped[int] = mapped_column(BigInteger)
     net: Mapped[int] = mapped_column(BigInteger)
+
+
+class WalletAccountRow(Base):
+    """A rider's account at a wallet provider. ``account_id`` is the
+    provider's idempotency key, unique across providers so that a proxy
+    resolves to one account id; ``medium_token`` is derived from it and is
+    what taps and ride codes carry, registered as the provider's medium."""
+
+    __tablename__ = "wallet_accounts"
+
+    account_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("participants.participant_id"), index=True)
+    rider_category: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    medium_token: Mapped[str] = mapped_column(ForeignKey("media.medium_token"), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WalletProxyRow(Base):
+    """The central proxy directory: the primary key makes a phone number or
+    e-mail address name at most one account across all wallet providers."""
+
+    __tablename__ = "wallet_proxies"
+
+    proxy_type: Mapped[str] = mapped_column(String(8), primary_key=True)
+    proxy_value: Mapped[str] = mapped_column(String(254), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("wallet_accounts.account_id"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class VirtualCardRow(Base):
+    """A stored-value card provisioned on a rider's phone; its value is the
+    ledger's rider-funds account of its own ``medium_token``."""
+
+    __tablename__ = "wallet_virtual_cards"
+
+    issuer_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    card_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("wallet_accounts.account_id"), index=True)
+    medium_token: Mapped[str] = mapped_column(ForeignKey("media.medium_token"), unique=True)
+    uid_hex: Mapped[str] = mapped_column(String(32))
+    provisioned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WalletTopUpRow(Base):
+    """A top-up under the provider's idempotency key, with the content a
+    replay is compared against and the ledger transfer it posted."""
+
+    __tablename__ = "wallet_top_ups"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    issuer_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    top_up_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("wallet_accounts.account_id"), index=True)
+    card_id: Mapped[str] = mapped_column(ID)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    source: Mapped[str] = mapped_column(ID)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IssuerCredentialKeyRow(Base):
+    """The Ed25519 key the clearing house signs one issuer's ride credentials
+    with, created on first use. Held here as PEM for the embedded and test
+    deployments; a production clearing house keeps these keys in an HSM and
+    stores only the public half and a key handle.
+
+    ``trust_list_version`` is the trust list version that first carried the
+    key: each new key raises the version by one.
+    """
+
+    __tablename__ = "issuer_credential_keys"
+
+    issuer_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    trust_list_version: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RideCredentialRow(Base):
+    """A ride credential as issued, kept whole so a retried issue answers the
+    very same bytes and a serial can be blocked."""
+
+    __tablename__ = "ride_credentials"
+
+    issuer_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("wallet_accounts.account_id"), index=True)
+    rider_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    credential: Mapped[bytes] = mapped_column(LargeBinary(512))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DenyListChangeRow(Base):
+    """One change of the deny list: a block or unblock of a medium token or
+    of one credential. ``version`` is the deny list's version after the
+    change; its primary key makes versions gapless and never reused.
+
+    Exactly one of ``medium_token`` and ``serial`` is set; ``serial`` is a
+    credential of ``issuer_id``, the provider that asked for the change.
+    """
+
+    __tablename__ = "deny_list_changes"
+    __table_args__ = (
+        CheckConstraint("(medium_token IS NULL) <> (serial IS NULL)", name="one_target"),
+        CheckConstraint("action IN ('block', 'unblock')", name="known_action"),
+        Index("ix_deny_list_changes_credential", "issuer_id", "serial"),
+    )
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("participants.participant_id"))
+    medium_token: Mapped[str | None] = mapped_column(String(128), index=True)
+    serial: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FarePostingRow(Base):
+    """What a rider's capping period has received, per charge and operator:
+    one row per ledger transfer the re-pricing posted (``amount`` is negative
+    for a refund). Their sums are the 'before' of the next re-pricing."""
+
+    __tablename__ = "fare_postings"
+    __table_args__ = (Index("ix_fare_postings_medium_token_period", "medium_token", "period"),)
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transfers.transfer_id"), primary_key=True
+    )
+    medium_token: Mapped[str] = mapped_column(String(128))
+    period: Mapped[str] = mapped_column(String(32))
+    charge_id: Mapped[str] = mapped_column(String(64), index=True)
+    operator_id: Mapped[str] = mapped_column(ID)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FareChargeTapRow(Base):
+    """Which taps a charge covers, so every charge traces to its taps."""
+
+    __tablename__ = "fare_charge_taps"
+
+    charge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tap_id: Mapped[str] = mapped_column(ForeignKey("taps.tap_id"), primary_key=True, index=True)
+
+
+class CardSchemeRow(Base):
+    """How an issuer diversifies its stored-value cards' keys (NXP AN10922).
+    Clearing holds the master key only to verify debit MACs."""
+
+    __tablename__ = "card_schemes"
+
+    issuer_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    aid: Mapped[bytes] = mapped_column(LargeBinary(16))
+    system_identifier: Mapped[bytes] = mapped_column(LargeBinary(31))
+    master_key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CardRow(Base):
+    """A stored-value card: the medium token it is known by and its UID,
+    from which its key is diversified."""
+
+    __tablename__ = "cards"
+
+    medium_token: Mapped[str] = mapped_column(ForeignKey("media.medium_token"), primary_key=True)
+    card_uid: Mapped[bytes] = mapped_column(LargeBinary(10))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CardDebitRow(Base):
+    """A verified card debit record, as the tap carried it: the evidence of
+    each card's counter and balance chain."""
+
+    __tablename__ = "card_debits"
+    __table_args__ = (Index("ix_card_debits_card_counter", "card_id", "counter"),)
+
+    tap_id: Mapped[str] = mapped_column(ForeignKey("taps.tap_id"), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(128))
+    counter: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    balance_after_minor: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = mapped_column(ID)
+    tapped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    mac: Mapped[bytes] = mapped_column(LargeBinary(16))
+
+
+class RideCodeUseRow(Base):
+    """A ride code used in a tap. The primary key is the central replay
+    check: one (issuer, credential serial, counter) in one tap, ever."""
+
+    __tablename__ = "ride_code_uses"
+
+    issuer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    counter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tap_id: Mapped[str] = mapped_column(ForeignKey("taps.tap_id"), unique=True)

@@ -40,7 +40,7 @@ METRO, BUS, CARDS, WALLET, AUDITOR, STRANGER = (
     "auditor",
     "stranger",
 )
-PARTICIPANTS = (CLEARING_HOUSE, METRO, BUS, CARDS, WALLET, AUDITOR, STRANGER)
+PARTICIPANTS = (CLEARING_HOUSE, METRO, BUS, CARDS, WALLET, AUDITOR, STRANGER, "metro-co")
 METRO_FARE = 190
 BUS_FARE = 120
 
@@ -101,10 +101,18 @@ class World:
 
 
 def register_device(
-    world: World, device_id: str, public_key: bytes, operator_id: str, mode: int
+    world: World,
+    device_id: str,
+    public_key: bytes,
+    operator_id: str,
+    mode: int,
+    stop_id: str | None = None,
 ) -> None:
     device = registry_service_pb2.Device(
-        device_id=device_id, public_key=public_key, stop_id=f"{device_id}-stop", mode=mode
+        device_id=device_id,
+        public_key=public_key,
+        stop_id=stop_id or f"{device_id}-stop",
+        mode=mode,
     )
     world.registry(operator_id).RegisterDevice(
         registry_service_pb2.RegisterDeviceRequest(device=device)

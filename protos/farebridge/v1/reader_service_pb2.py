@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from farebridge.v1 import tap_pb2 as farebridge_dot_v1_dot_tap__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"farebridge/v1/reader_service.proto\x12\rfarebridge.v1\x1a\x17\x66\x61rebridge/v1/tap.proto\"H\n\x11SubmitTapsRequest\x12\x33\n\x0csigned_batch\x18\x01 \x01(\x0b\x32\x1d.farebridge.v1.SignedTapBatch\"Q\n\x12SubmitTapsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12)\n\x07results\x18\x02 \x03(\x0b\x32\x18.farebridge.v1.TapResult\"\x8c\x01\n\tTapResult\x12\x0e\n\x06tap_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.farebridge.v1.TapStatus\x12\x35\n\rreject_reason\x18\x03 \x01(\x0e\x32\x1e.farebridge.v1.TapRejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"g\n\x0e\x42\x61tchRejection\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x30\n\x06reason\x18\x03 \x01(\x0e\x32 .farebridge.v1.BatchRejectReason*s\n\tTapStatus\x12\x1a\n\x16TAP_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TAP_STATUS_ACCEPTED\x10\x01\x12\x18\n\x14TAP_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13TAP_STATUS_REJECTED\x10\x03*\xc7\x02\n\x0fTapRejectReason\x12!\n\x1dTAP_REJECT_REASON_UNSPECIFIED\x10\x00\x12$\n TAP_REJECT_REASON_INVALID_TAP_ID\x10\x01\x12*\n&TAP_REJECT_REASON_INVALID_MEDIUM_TOKEN\x10\x02\x12\'\n#TAP_REJECT_REASON_INVALID_DIRECTION\x10\x03\x12\"\n\x1eTAP_REJECT_REASON_MISSING_TIME\x10\x04\x12!\n\x1dTAP_REJECT_REASON_FUTURE_TIME\x10\x05\x12%\n!TAP_REJECT_REASON_TAP_ID_CONFLICT\x10\x06\x12(\n$TAP_REJECT_REASON_DUPLICATE_IN_BATCH\x10\x07*\xbc\x02\n\x11\x42\x61tchRejectReason\x12#\n\x1f\x42\x41TCH_REJECT_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x42\x41TCH_REJECT_REASON_MALFORMED\x10\x01\x12%\n!BATCH_REJECT_REASON_BAD_SIGNATURE\x10\x02\x12&\n\"BATCH_REJECT_REASON_UNKNOWN_DEVICE\x10\x03\x12&\n\"BATCH_REJECT_REASON_FOREIGN_DEVICE\x10\x04\x12!\n\x1d\x42\x41TCH_REJECT_REASON_TOO_LARGE\x10\x05\x12\x1d\n\x19\x42\x41TCH_REJECT_REASON_EMPTY\x10\x06\x12&\n\"BATCH_REJECT_REASON_DEVICE_RETIRED\x10\x07\x32\x66\n\rReaderService\x12U\n\nSubmitTaps\x12 .farebridge.v1.SubmitTapsRequest\x1a!.farebridge.v1.SubmitTapsResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"farebridge/v1/reader_service.proto\x12\rfarebridge.v1\x1a\x17\x66\x61rebridge/v1/tap.proto\"H\n\x11SubmitTapsRequest\x12\x33\n\x0csigned_batch\x18\x01 \x01(\x0b\x32\x1d.farebridge.v1.SignedTapBatch\"Q\n\x12SubmitTapsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12)\n\x07results\x18\x02 \x03(\x0b\x32\x18.farebridge.v1.TapResult\"\x8c\x01\n\tTapResult\x12\x0e\n\x06tap_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.farebridge.v1.TapStatus\x12\x35\n\rreject_reason\x18\x03 \x01(\x0e\x32\x1e.farebridge.v1.TapRejectReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"g\n\x0e\x42\x61tchRejection\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x30\n\x06reason\x18\x03 \x01(\x0e\x32 .farebridge.v1.BatchRejectReason\"\x15\n\x13GetTrustListRequest\"B\n\x14GetTrustListResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x19\n\x11signed_trust_list\x18\x02 \x01(\x0c\"+\n\x12GetDenyListRequest\x12\x15\n\rsince_version\x18\x01 \x01(\x04\"f\n\rDenyListEntry\x12\x15\n\x0brider_token\x18\x01 \x01(\tH\x00\x12\x35\n\ncredential\x18\x02 \x01(\x0b\x32\x1f.farebridge.v1.CredentialSerialH\x00\x42\x07\n\x05\x65ntry\"5\n\x10\x43redentialSerial\x12\x11\n\tissuer_id\x18\x01 \x01(\t\x12\x0e\n\x06serial\x18\x02 \x01(\x04\"\x9b\x01\n\x13GetDenyListResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12+\n\x05\x61\x64\x64\x65\x64\x18\x02 \x03(\x0b\x32\x1c.farebridge.v1.DenyListEntry\x12-\n\x07removed\x18\x03 \x03(\x0b\x32\x1c.farebridge.v1.DenyListEntry\x12\x17\n\x0fsigned_snapshot\x18\x04 \x01(\x0c*s\n\tTapStatus\x12\x1a\n\x16TAP_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TAP_STATUS_ACCEPTED\x10\x01\x12\x18\n\x14TAP_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13TAP_STATUS_REJECTED\x10\x03*\xe6\x03\n\x0fTapRejectReason\x12!\n\x1dTAP_REJECT_REASON_UNSPECIFIED\x10\x00\x12$\n TAP_REJECT_REASON_INVALID_TAP_ID\x10\x01\x12*\n&TAP_REJECT_REASON_INVALID_MEDIUM_TOKEN\x10\x02\x12\'\n#TAP_REJECT_REASON_INVALID_DIRECTION\x10\x03\x12\"\n\x1eTAP_REJECT_REASON_MISSING_TIME\x10\x04\x12!\n\x1dTAP_REJECT_REASON_FUTURE_TIME\x10\x05\x12%\n!TAP_REJECT_REASON_TAP_ID_CONFLICT\x10\x06\x12(\n$TAP_REJECT_REASON_DUPLICATE_IN_BATCH\x10\x07\x12&\n\"TAP_REJECT_REASON_CARD_MAC_INVALID\x10\x08\x12\"\n\x1eTAP_REJECT_REASON_CARD_UNKNOWN\x10\t\x12\'\n#TAP_REJECT_REASON_RIDE_CODE_INVALID\x10\n\x12(\n$TAP_REJECT_REASON_RIDE_CODE_REPLAYED\x10\x0b*\xbc\x02\n\x11\x42\x61tchRejectReason\x12#\n\x1f\x42\x41TCH_REJECT_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x42\x41TCH_REJECT_REASON_MALFORMED\x10\x01\x12%\n!BATCH_REJECT_REASON_BAD_SIGNATURE\x10\x02\x12&\n\"BATCH_REJECT_REASON_UNKNOWN_DEVICE\x10\x03\x12&\n\"BATCH_REJECT_REASON_FOREIGN_DEVICE\x10\x04\x12!\n\x1d\x42\x41TCH_REJECT_REASON_TOO_LARGE\x10\x05\x12\x1d\n\x19\x42\x41TCH_REJECT_REASON_EMPTY\x10\x06\x12&\n\"BATCH_REJECT_REASON_DEVICE_RETIRED\x10\x07\x32\x95\x02\n\rReaderService\x12U\n\nSubmitTaps\x12 .farebridge.v1.SubmitTapsRequest\x1a!.farebridge.v1.SubmitTapsResponse(\x01\x30\x01\x12W\n\x0cGetTrustList\x12\".farebridge.v1.GetTrustListRequest\x1a#.farebridge.v1.GetTrustListResponse\x12T\n\x0bGetDenyList\x12!.farebridge.v1.GetDenyListRequest\x1a\".farebridge.v1.GetDenyListResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'farebridge.v1.reader_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TAPSTATUS']._serialized_start=483
-  _globals['_TAPSTATUS']._serialized_end=598
-  _globals['_TAPREJECTREASON']._serialized_start=601
-  _globals['_TAPREJECTREASON']._serialized_end=928
-  _globals['_BATCHREJECTREASON']._serialized_start=931
-  _globals['_BATCHREJECTREASON']._serialized_end=1247
+  _globals['_TAPSTATUS']._serialized_start=936
+  _globals['_TAPSTATUS']._serialized_end=1051
+  _globals['_TAPREJECTREASON']._serialized_start=1054
+  _globals['_TAPREJECTREASON']._serialized_end=1540
+  _globals['_BATCHREJECTREASON']._serialized_start=1543
+  _globals['_BATCHREJECTREASON']._serialized_end=1859
   _globals['_SUBMITTAPSREQUEST']._serialized_start=78
   _globals['_SUBMITTAPSREQUEST']._serialized_end=150
   _globals['_SUBMITTAPSRESPONSE']._serialized_start=152
@@ -46,6 +46,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TAPRESULT']._serialized_end=376
   _globals['_BATCHREJECTION']._serialized_start=378
   _globals['_BATCHREJECTION']._serialized_end=481
-  _globals['_READERSERVICE']._serialized_start=1249
-  _globals['_READERSERVICE']._serialized_end=1351
+  _globals['_GETTRUSTLISTREQUEST']._serialized_start=483
+  _globals['_GETTRUSTLISTREQUEST']._serialized_end=504
+  _globals['_GETTRUSTLISTRESPONSE']._serialized_start=506
+  _globals['_GETTRUSTLISTRESPONSE']._serialized_end=572
+  _globals['_GETDENYLISTREQUEST']._serialized_start=574
+  _globals['_GETDENYLISTREQUEST']._serialized_end=617
+  _globals['_DENYLISTENTRY']._serialized_start=619
+  _globals['_DENYLISTENTRY']._serialized_end=721
+  _globals['_CREDENTIALSERIAL']._serialized_start=723
+  _globals['_CREDENTIALSERIAL']._serialized_end=776
+  _globals['_GETDENYLISTRESPONSE']._serialized_start=779
+  _globals['_GETDENYLISTRESPONSE']._serialized_end=934
+  _globals['_READERSERVICE']._serialized_start=1862
+  _globals['_READERSERVICE']._serialized_end=2139
 # @@protoc_insertion_point(module_scope)

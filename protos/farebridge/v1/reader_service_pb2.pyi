@@ -67,6 +67,18 @@ class _TapRejectReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TapRe
     """The tap_id was already stored with different content."""
     TAP_REJECT_REASON_DUPLICATE_IN_BATCH: _TapRejectReason.ValueType  # 7
     """The same tap_id appears twice in one batch with different content."""
+    TAP_REJECT_REASON_CARD_MAC_INVALID: _TapRejectReason.ValueType  # 8
+    """The card debit record is malformed, names another card than
+    medium_token, or its MAC does not verify under the card's key: forged.
+    """
+    TAP_REJECT_REASON_CARD_UNKNOWN: _TapRejectReason.ValueType  # 9
+    """No card scheme of the medium's issuer can verify this card."""
+    TAP_REJECT_REASON_RIDE_CODE_INVALID: _TapRejectReason.ValueType  # 10
+    """The ride code does not verify (detail names why: forged, expired,
+    denied, untrusted issuer, malformed) at the time of the tap.
+    """
+    TAP_REJECT_REASON_RIDE_CODE_REPLAYED: _TapRejectReason.ValueType  # 11
+    """The ride code was already used in another tap (central replay check)."""
 
 class TapRejectReason(_TapRejectReason, metaclass=_TapRejectReasonEnumTypeWrapper):
     """TapRejectReason names why a single tap was refused."""
@@ -86,6 +98,18 @@ TAP_REJECT_REASON_TAP_ID_CONFLICT: TapRejectReason.ValueType  # 6
 """The tap_id was already stored with different content."""
 TAP_REJECT_REASON_DUPLICATE_IN_BATCH: TapRejectReason.ValueType  # 7
 """The same tap_id appears twice in one batch with different content."""
+TAP_REJECT_REASON_CARD_MAC_INVALID: TapRejectReason.ValueType  # 8
+"""The card debit record is malformed, names another card than
+medium_token, or its MAC does not verify under the card's key: forged.
+"""
+TAP_REJECT_REASON_CARD_UNKNOWN: TapRejectReason.ValueType  # 9
+"""No card scheme of the medium's issuer can verify this card."""
+TAP_REJECT_REASON_RIDE_CODE_INVALID: TapRejectReason.ValueType  # 10
+"""The ride code does not verify (detail names why: forged, expired,
+denied, untrusted issuer, malformed) at the time of the tap.
+"""
+TAP_REJECT_REASON_RIDE_CODE_REPLAYED: TapRejectReason.ValueType  # 11
+"""The ride code was already used in another tap (central replay check)."""
 Global___TapRejectReason: _TypeAlias = TapRejectReason  # noqa: Y015
 
 class _BatchRejectReason:
@@ -237,3 +261,155 @@ class BatchRejection(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BatchRejection: _TypeAlias = BatchRejection  # noqa: Y015
+
+@_typing.final
+class GetTrustListRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrustListRequest: _TypeAlias = GetTrustListRequest  # noqa: Y015
+
+@_typing.final
+class GetTrustListResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    SIGNED_TRUST_LIST_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """Rises whenever an issuer key is added; equals the version inside the blob."""
+    signed_trust_list: _builtins.bytes
+    """farebridge.codecs.ridecode.sign_trust_list bytes; open them with the
+    clearing house's public key (open_trust_list).
+    """
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        signed_trust_list: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["signed_trust_list", b"signed_trust_list", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrustListResponse: _TypeAlias = GetTrustListResponse  # noqa: Y015
+
+@_typing.final
+class GetDenyListRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SINCE_VERSION_FIELD_NUMBER: _builtins.int
+    since_version: _builtins.int
+    """The version the reader holds; 0 if it holds none."""
+    def __init__(
+        self,
+        *,
+        since_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["since_version", b"since_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDenyListRequest: _TypeAlias = GetDenyListRequest  # noqa: Y015
+
+@_typing.final
+class DenyListEntry(_message.Message):
+    """DenyListEntry is a rider token (blocked on every credential) or a single
+    credential, named by its issuer and serial.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RIDER_TOKEN_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    rider_token: _builtins.str
+    @_builtins.property
+    def credential(self) -> Global___CredentialSerial: ...
+    def __init__(
+        self,
+        *,
+        rider_token: _builtins.str = ...,
+        credential: Global___CredentialSerial | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "entry", b"entry", "rider_token", b"rider_token"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "entry", b"entry", "rider_token", b"rider_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_entry: _TypeAlias = _typing.Literal["rider_token", "credential"]  # noqa: Y015
+    _WhichOneofArgType_entry: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_entry) -> _WhichOneofReturnType_entry | None: ...
+
+Global___DenyListEntry: _TypeAlias = DenyListEntry  # noqa: Y015
+
+@_typing.final
+class CredentialSerial(_message.Message):
+    """CredentialSerial names one ride credential: serials are unique per issuer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_ID_FIELD_NUMBER: _builtins.int
+    SERIAL_FIELD_NUMBER: _builtins.int
+    issuer_id: _builtins.str
+    serial: _builtins.int
+    def __init__(
+        self,
+        *,
+        issuer_id: _builtins.str = ...,
+        serial: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuer_id", b"issuer_id", "serial", b"serial"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CredentialSerial: _TypeAlias = CredentialSerial  # noqa: Y015
+
+@_typing.final
+class GetDenyListResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    ADDED_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    SIGNED_SNAPSHOT_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """The current version; every block or unblock raises it by one."""
+    signed_snapshot: _builtins.bytes
+    """Set when since_version is 0: the whole list at version, as
+    farebridge.codecs.ridecode.sign_deny_list bytes (open_deny_list).
+    """
+    @_builtins.property
+    def added(self) -> _containers.RepeatedCompositeFieldContainer[Global___DenyListEntry]:
+        """Denied now and not at since_version."""
+
+    @_builtins.property
+    def removed(self) -> _containers.RepeatedCompositeFieldContainer[Global___DenyListEntry]:
+        """Denied at since_version (or changed since) and no longer denied."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        added: _abc.Iterable[Global___DenyListEntry] | None = ...,
+        removed: _abc.Iterable[Global___DenyListEntry] | None = ...,
+        signed_snapshot: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "removed", b"removed", "signed_snapshot", b"signed_snapshot", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDenyListResponse: _TypeAlias = GetDenyListResponse  # noqa: Y015

@@ -40,6 +40,16 @@ class ReaderServiceStub:
                 request_serializer=farebridge_dot_v1_dot_reader__service__pb2.SubmitTapsRequest.SerializeToString,
                 response_deserializer=farebridge_dot_v1_dot_reader__service__pb2.SubmitTapsResponse.FromString,
                 _registered_method=True)
+        self.GetTrustList = channel.unary_unary(
+                '/farebridge.v1.ReaderService/GetTrustList',
+                request_serializer=farebridge_dot_v1_dot_reader__service__pb2.GetTrustListRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_reader__service__pb2.GetTrustListResponse.FromString,
+                _registered_method=True)
+        self.GetDenyList = channel.unary_unary(
+                '/farebridge.v1.ReaderService/GetDenyList',
+                request_serializer=farebridge_dot_v1_dot_reader__service__pb2.GetDenyListRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_reader__service__pb2.GetDenyListResponse.FromString,
+                _registered_method=True)
 
 
 class ReaderServiceServicer:
@@ -56,6 +66,22 @@ class ReaderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTrustList(self, request, context):
+        """The clearing house's signed list of the wallet providers whose ride
+        credentials readers accept, with their Ed25519 keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDenyList(self, request, context):
+        """What changed on the deny list since a version the reader holds; from
+        version 0, also the whole list signed by the clearing house.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReaderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -63,6 +89,16 @@ def add_ReaderServiceServicer_to_server(servicer, server):
                     servicer.SubmitTaps,
                     request_deserializer=farebridge_dot_v1_dot_reader__service__pb2.SubmitTapsRequest.FromString,
                     response_serializer=farebridge_dot_v1_dot_reader__service__pb2.SubmitTapsResponse.SerializeToString,
+            ),
+            'GetTrustList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrustList,
+                    request_deserializer=farebridge_dot_v1_dot_reader__service__pb2.GetTrustListRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_reader__service__pb2.GetTrustListResponse.SerializeToString,
+            ),
+            'GetDenyList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDenyList,
+                    request_deserializer=farebridge_dot_v1_dot_reader__service__pb2.GetDenyListRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_reader__service__pb2.GetDenyListResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -93,6 +129,60 @@ class ReaderService:
             '/farebridge.v1.ReaderService/SubmitTaps',
             farebridge_dot_v1_dot_reader__service__pb2.SubmitTapsRequest.SerializeToString,
             farebridge_dot_v1_dot_reader__service__pb2.SubmitTapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrustList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.ReaderService/GetTrustList',
+            farebridge_dot_v1_dot_reader__service__pb2.GetTrustListRequest.SerializeToString,
+            farebridge_dot_v1_dot_reader__service__pb2.GetTrustListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDenyList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.ReaderService/GetDenyList',
+            farebridge_dot_v1_dot_reader__service__pb2.GetDenyListRequest.SerializeToString,
+            farebridge_dot_v1_dot_reader__service__pb2.GetDenyListResponse.FromString,
             options,
             channel_credentials,
             insecure,

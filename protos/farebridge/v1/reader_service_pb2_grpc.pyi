@@ -39,6 +39,14 @@ class ReaderServiceStub:
     fails authentication or validation as a whole ends the stream with a
     gRPC status and details; batches answered before it stay committed.
     """
+    GetTrustList: _grpc.UnaryUnaryMultiCallable[_reader_service_pb2.GetTrustListRequest, _reader_service_pb2.GetTrustListResponse]
+    """The clearing house's signed list of the wallet providers whose ride
+    credentials readers accept, with their Ed25519 keys.
+    """
+    GetDenyList: _grpc.UnaryUnaryMultiCallable[_reader_service_pb2.GetDenyListRequest, _reader_service_pb2.GetDenyListResponse]
+    """What changed on the deny list since a version the reader holds; from
+    version 0, also the whole list signed by the clearing house.
+    """
 
 @_typing.type_check_only
 class ReaderServiceAsyncStub(ReaderServiceStub):
@@ -50,6 +58,14 @@ class ReaderServiceAsyncStub(ReaderServiceStub):
     order, only after all of its taps are durably committed. A batch that
     fails authentication or validation as a whole ends the stream with a
     gRPC status and details; batches answered before it stay committed.
+    """
+    GetTrustList: _aio.UnaryUnaryMultiCallable[_reader_service_pb2.GetTrustListRequest, _reader_service_pb2.GetTrustListResponse]  # type: ignore[assignment]
+    """The clearing house's signed list of the wallet providers whose ride
+    credentials readers accept, with their Ed25519 keys.
+    """
+    GetDenyList: _aio.UnaryUnaryMultiCallable[_reader_service_pb2.GetDenyListRequest, _reader_service_pb2.GetDenyListResponse]  # type: ignore[assignment]
+    """What changed on the deny list since a version the reader holds; from
+    version 0, also the whole list signed by the clearing house.
     """
 
 class ReaderServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -65,6 +81,26 @@ class ReaderServiceServicer(metaclass=_abc_1.ABCMeta):
         order, only after all of its taps are durably committed. A batch that
         fails authentication or validation as a whole ends the stream with a
         gRPC status and details; batches answered before it stay committed.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTrustList(
+        self,
+        request: _reader_service_pb2.GetTrustListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reader_service_pb2.GetTrustListResponse, _abc.Awaitable[_reader_service_pb2.GetTrustListResponse]]:
+        """The clearing house's signed list of the wallet providers whose ride
+        credentials readers accept, with their Ed25519 keys.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDenyList(
+        self,
+        request: _reader_service_pb2.GetDenyListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reader_service_pb2.GetDenyListResponse, _abc.Awaitable[_reader_service_pb2.GetDenyListResponse]]:
+        """What changed on the deny list since a version the reader holds; from
+        version 0, also the whole list signed by the clearing house.
         """
 
 def add_ReaderServiceServicer_to_server(servicer: ReaderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -95,21 +95,103 @@ class Medium(_message.Message):
 
     MEDIUM_TOKEN_FIELD_NUMBER: _builtins.int
     ISSUER_ID_FIELD_NUMBER: _builtins.int
+    CARD_UID_FIELD_NUMBER: _builtins.int
     medium_token: _builtins.str
     issuer_id: _builtins.str
+    card_uid: _builtins.bytes
+    """For a stored-value card: its UID (4, 7 or 10 bytes), from which its
+    key is diversified. Empty for other media.
+    """
     def __init__(
         self,
         *,
         medium_token: _builtins.str = ...,
         issuer_id: _builtins.str = ...,
+        card_uid: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuer_id", b"issuer_id", "medium_token", b"medium_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_uid", b"card_uid", "issuer_id", b"issuer_id", "medium_token", b"medium_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Medium: _TypeAlias = Medium  # noqa: Y015
+
+@_typing.final
+class CardScheme(_message.Message):
+    """CardScheme is how an issuer diversifies its cards' AES-128 keys."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_ID_FIELD_NUMBER: _builtins.int
+    AID_FIELD_NUMBER: _builtins.int
+    SYSTEM_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    MASTER_KEY_FIELD_NUMBER: _builtins.int
+    issuer_id: _builtins.str
+    """Defaults to the caller."""
+    aid: _builtins.bytes
+    """The card application id, e.g. 3 bytes for DESFire."""
+    system_identifier: _builtins.bytes
+    """The AN10922 system identifier."""
+    master_key: _builtins.bytes
+    """The issuer's 16-byte AES master key. Clearing uses it only to verify."""
+    def __init__(
+        self,
+        *,
+        issuer_id: _builtins.str = ...,
+        aid: _builtins.bytes = ...,
+        system_identifier: _builtins.bytes = ...,
+        master_key: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "issuer_id", b"issuer_id", "master_key", b"master_key", "system_identifier", b"system_identifier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardScheme: _TypeAlias = CardScheme  # noqa: Y015
+
+@_typing.final
+class RegisterCardSchemeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scheme(self) -> Global___CardScheme: ...
+    def __init__(
+        self,
+        *,
+        scheme: Global___CardScheme | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scheme", b"scheme"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme", b"scheme"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterCardSchemeRequest: _TypeAlias = RegisterCardSchemeRequest  # noqa: Y015
+
+@_typing.final
+class RegisterCardSchemeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scheme(self) -> Global___CardScheme:
+        """The scheme as stored, without the master key."""
+
+    def __init__(
+        self,
+        *,
+        scheme: Global___CardScheme | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scheme", b"scheme"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme", b"scheme"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterCardSchemeResponse: _TypeAlias = RegisterCardSchemeResponse  # noqa: Y015
 
 @_typing.final
 class RegisterParticipantRequest(_message.Message):

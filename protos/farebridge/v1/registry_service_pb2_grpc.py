@@ -52,6 +52,11 @@ class RegistryServiceStub:
                 request_serializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterMediumRequest.SerializeToString,
                 response_deserializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterMediumResponse.FromString,
                 _registered_method=True)
+        self.RegisterCardScheme = channel.unary_unary(
+                '/farebridge.v1.RegistryService/RegisterCardScheme',
+                request_serializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterCardSchemeRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterCardSchemeResponse.FromString,
+                _registered_method=True)
         self.ListParticipants = channel.unary_unary(
                 '/farebridge.v1.RegistryService/ListParticipants',
                 request_serializer=farebridge_dot_v1_dot_registry__service__pb2.ListParticipantsRequest.SerializeToString,
@@ -91,6 +96,14 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterCardScheme(self, request, context):
+        """Issuers of stored-value cards hand clearing the means to verify their
+        cards' debit MACs (NXP AN10922 key diversification).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListParticipants(self, request, context):
         """Lists participants; visible to every participant.
         """
@@ -122,6 +135,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.RegisterMedium,
                     request_deserializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterMediumRequest.FromString,
                     response_serializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterMediumResponse.SerializeToString,
+            ),
+            'RegisterCardScheme': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterCardScheme,
+                    request_deserializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterCardSchemeRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_registry__service__pb2.RegisterCardSchemeResponse.SerializeToString,
             ),
             'ListParticipants': grpc.unary_unary_rpc_method_handler(
                     servicer.ListParticipants,
@@ -218,6 +236,33 @@ class RegistryService:
             '/farebridge.v1.RegistryService/RegisterMedium',
             farebridge_dot_v1_dot_registry__service__pb2.RegisterMediumRequest.SerializeToString,
             farebridge_dot_v1_dot_registry__service__pb2.RegisterMediumResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterCardScheme(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.RegistryService/RegisterCardScheme',
+            farebridge_dot_v1_dot_registry__service__pb2.RegisterCardSchemeRequest.SerializeToString,
+            farebridge_dot_v1_dot_registry__service__pb2.RegisterCardSchemeResponse.FromString,
             options,
             channel_credentials,
             insecure,

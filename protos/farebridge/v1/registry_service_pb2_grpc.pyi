@@ -42,6 +42,10 @@ class RegistryServiceStub:
     """Operators register their own readers; the clearing house may register any."""
     RegisterMedium: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.RegisterMediumRequest, _registry_service_pb2.RegisterMediumResponse]
     """Issuers register the media tokens they issued."""
+    RegisterCardScheme: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.RegisterCardSchemeRequest, _registry_service_pb2.RegisterCardSchemeResponse]
+    """Issuers of stored-value cards hand clearing the means to verify their
+    cards' debit MACs (NXP AN10922 key diversification).
+    """
     ListParticipants: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListParticipantsRequest, _registry_service_pb2.ListParticipantsResponse]
     """Lists participants; visible to every participant."""
     ListDevices: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListDevicesRequest, _registry_service_pb2.ListDevicesResponse]
@@ -61,6 +65,10 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Operators register their own readers; the clearing house may register any."""
     RegisterMedium: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.RegisterMediumRequest, _registry_service_pb2.RegisterMediumResponse]  # type: ignore[assignment]
     """Issuers register the media tokens they issued."""
+    RegisterCardScheme: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.RegisterCardSchemeRequest, _registry_service_pb2.RegisterCardSchemeResponse]  # type: ignore[assignment]
+    """Issuers of stored-value cards hand clearing the means to verify their
+    cards' debit MACs (NXP AN10922 key diversification).
+    """
     ListParticipants: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListParticipantsRequest, _registry_service_pb2.ListParticipantsResponse]  # type: ignore[assignment]
     """Lists participants; visible to every participant."""
     ListDevices: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListDevicesRequest, _registry_service_pb2.ListDevicesResponse]  # type: ignore[assignment]
@@ -95,6 +103,16 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.RegisterMediumResponse, _abc.Awaitable[_registry_service_pb2.RegisterMediumResponse]]:
         """Issuers register the media tokens they issued."""
+
+    @_abc_1.abstractmethod
+    def RegisterCardScheme(
+        self,
+        request: _registry_service_pb2.RegisterCardSchemeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.RegisterCardSchemeResponse, _abc.Awaitable[_registry_service_pb2.RegisterCardSchemeResponse]]:
+        """Issuers of stored-value cards hand clearing the means to verify their
+        cards' debit MACs (NXP AN10922 key diversification).
+        """
 
     @_abc_1.abstractmethod
     def ListParticipants(

@@ -26,7 +26,7 @@ from farebridge.v1 import common_pb2 as farebridge_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66\x61rebridge/v1/tap.proto\x12\rfarebridge.v1\x1a\x1a\x66\x61rebridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n\x03Tap\x12\x0e\n\x06tap_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65vice_sequence\x18\x02 \x01(\x04\x12-\n\ttapped_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmedium_token\x18\x04 \x01(\t\x12.\n\tdirection\x18\x05 \x01(\x0e\x32\x1b.farebridge.v1.TapDirection\"\x80\x01\n\x08TapBatch\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12-\n\tsealed_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x04taps\x18\x04 \x03(\x0b\x32\x12.farebridge.v1.Tap\"2\n\x0eSignedTapBatch\x12\r\n\x05\x62\x61tch\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66\x61rebridge/v1/tap.proto\x12\rfarebridge.v1\x1a\x1a\x66\x61rebridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x01\n\x03Tap\x12\x0e\n\x06tap_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65vice_sequence\x18\x02 \x01(\x04\x12-\n\ttapped_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmedium_token\x18\x04 \x01(\t\x12.\n\tdirection\x18\x05 \x01(\x0e\x32\x1b.farebridge.v1.TapDirection\x12\x14\n\ncard_debit\x18\x06 \x01(\x0cH\x00\x12\x13\n\tride_code\x18\x07 \x01(\tH\x00\x42\x0e\n\x0cmedium_proof\"\x80\x01\n\x08TapBatch\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12-\n\tsealed_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x04taps\x18\x04 \x03(\x0b\x32\x12.farebridge.v1.Tap\"2\n\x0eSignedTapBatch\x12\r\n\x05\x62\x61tch\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'farebridge.v1.tap_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TAP']._serialized_start=104
-  _globals['_TAP']._serialized_end=267
-  _globals['_TAPBATCH']._serialized_start=270
-  _globals['_TAPBATCH']._serialized_end=398
-  _globals['_SIGNEDTAPBATCH']._serialized_start=400
-  _globals['_SIGNEDTAPBATCH']._serialized_end=450
+  _globals['_TAP']._serialized_end=326
+  _globals['_TAPBATCH']._serialized_start=329
+  _globals['_TAPBATCH']._serialized_end=457
+  _globals['_SIGNEDTAPBATCH']._serialized_start=459
+  _globals['_SIGNEDTAPBATCH']._serialized_end=509
 # @@protoc_insertion_point(module_scope)

@@ -33,6 +33,8 @@ class Tap(_message.Message):
     TAPPED_AT_FIELD_NUMBER: _builtins.int
     MEDIUM_TOKEN_FIELD_NUMBER: _builtins.int
     DIRECTION_FIELD_NUMBER: _builtins.int
+    CARD_DEBIT_FIELD_NUMBER: _builtins.int
+    RIDE_CODE_FIELD_NUMBER: _builtins.int
     tap_id: _builtins.str
     """Client-chosen idempotency key, unique across the whole system
     (readers use a UUID). A repeat with the same content is a duplicate;
@@ -45,6 +47,12 @@ class Tap(_message.Message):
     medium_token: _builtins.str
     """Token that stands for the medium; raw card numbers never appear."""
     direction: _common_pb2.TapDirection.ValueType
+    card_debit: _builtins.bytes
+    """A stored-value card's MAC'd debit record, in the wire form of
+    farebridge.codecs.cards (debit_to_bytes). medium_token is the card id.
+    """
+    ride_code: _builtins.str
+    """The QR ride code text the gate admitted (farebridge.codecs.ridecode)."""
     @_builtins.property
     def tapped_at(self) -> _timestamp_pb2.Timestamp:
         """When the medium was presented, as read from the reader's clock (UTC)."""
@@ -57,12 +65,16 @@ class Tap(_message.Message):
         tapped_at: _timestamp_pb2.Timestamp | None = ...,
         medium_token: _builtins.str = ...,
         direction: _common_pb2.TapDirection.ValueType = ...,
+        card_debit: _builtins.bytes = ...,
+        ride_code: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["tapped_at", b"tapped_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_debit", b"card_debit", "medium_proof", b"medium_proof", "ride_code", b"ride_code", "tapped_at", b"tapped_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device_sequence", b"device_sequence", "direction", b"direction", "medium_token", b"medium_token", "tap_id", b"tap_id", "tapped_at", b"tapped_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_debit", b"card_debit", "device_sequence", b"device_sequence", "direction", b"direction", "medium_proof", b"medium_proof", "medium_token", b"medium_token", "ride_code", b"ride_code", "tap_id", b"tap_id", "tapped_at", b"tapped_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_medium_proof: _TypeAlias = _typing.Literal["card_debit", "ride_code"]  # noqa: Y015
+    _WhichOneofArgType_medium_proof: _TypeAlias = _typing.Literal["medium_proof", b"medium_proof"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_medium_proof) -> _WhichOneofReturnType_medium_proof | None: ...
 
 Global___Tap: _TypeAlias = Tap  # noqa: Y015
 

@@ -1,0 +1,254 @@
+"""Posting a rider's charges as the difference from what was posted before.
+
+When taps arrive — on time, hours late from an offline reader, or twice —
+every capping period they touch is priced again, from all of the rider's
+taps in it (``price_period``, a pure function). What the ledger receives is
+only the difference, per charge and operator, from the sum already posted
+for that period (``fare_postings``). So the final ledger depends on the set
+of taps, never on the order in which they arrived or on how often.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from clearing.fares.period import PeriodCharges, RiderTap, Tariff, price_period, service_day
+from clearing.ledger import AccountCode, AccountRef, Posting, post_or_raise, transfer_id_for
+from clearing.storage._bulk import insert_missing
+from clearing.storage.models import (
+    DeviceRow,
+    FareChargeTapRow,
+    FarePostingRow,
+    MediumRow,
+    ParticipantRow,
+    TapRow,
+    UnpricedTapRow,
+)
+from clearing.values import Currency, Direction, Mode, Money, ParticipantId, Tap
+
+PeriodKey = tuple[str, str]  # (medium token, period name such as "day:2026-11-21")
+
+
+class Period(NamedTuple):
+    """A capping period: its name and the UTC instants it spans, [start, end)."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+
+def period_of(tariff: Tariff, at: datetime) -> Period:
+    """The widest capping period of the tariff (the week when a weekly cap
+    exists, else the service day) that ``at`` belongs to."""
+    day = service_day(tariff, at)
+    weekly = any(cap.period == "week" for cap in tariff.caps)
+    first = day - timedelta(days=day.weekday()) if weekly else day
+    length = 7 if weekly else 1
+    return Period(
+        f"{'week' if weekly else 'day'}:{first.isoformat()}",
+        _day_start(tariff, first),
+        _day_start(tariff, first + timedelta(days=length)),
+    )
+
+
+def _day_start(tariff: Tariff, day: date) -> datetime:
+    local = datetime.combine(day, time(0), tzinfo=tariff.zone)
+    return (local + timedelta(seconds=tariff.service_day_start_s)).astimezone(UTC)
+
+
+class _Context(NamedTuple):
+    taps: Mapping[PeriodKey, list[RiderTap]]
+    posted: Mapping[PeriodKey, dict[tuple[str, str], int]]
+    issuers: Mapping[str, ParticipantId]
+    currencies: Mapping[ParticipantId, Currency]
+
+
+class TariffPricer:
+    """Re-prices the capping periods that new taps touch and posts the change."""
+
+    def __init__(self, tariff: Tariff) -> None:
+        self.tariff = tariff
+
+    def reprice(self, session: Session, new_taps: Sequence[Tap], now: datetime) -> None:
+        periods = {(t.medium_token, period_of(self.tariff, t.tapped_at)) for t in new_taps}
+        if not periods:
+            return
+        context = self._load(session, periods)
+        planned: list[tuple[str, str, Posting]] = []
+        for token, period in sorted(periods):
+            changes = self._period_postings(session, context, token, period, now)
+            planned += [(token, period.name, posting) for posting in changes]
+        post_or_raise(session, [posting for _, _, posting in planned], now)
+        _record_postings(session, planned, now)
+
+    def _load(self, session: Session, periods: set[tuple[str, Period]]) -> _Context:
+        tokens = sorted({token for token, _ in periods})
+        low = min(p.start for _, p in periods)
+        high = max(p.end for _, p in periods)
+        wanted = {(token, p.name) for token, p in periods}
+        rows = session.execute(
+            select(TapRow, DeviceRow.stop_id, DeviceRow.mode)
+            .join(DeviceRow, DeviceRow.device_id == TapRow.device_id)
+            .where(
+                TapRow.medium_token.in_(tokens), TapRow.tapped_at >= low, TapRow.tapped_at < high
+            )
+        )
+        taps: dict[PeriodKey, list[RiderTap]] = defaultdict(list)
+        for tap, stop_id, mode in rows:
+            key = (tap.medium_token, period_of(self.tariff, tap.tapped_at).name)
+            if key in wanted:
+                direction = Direction(tap.direction)
+                taps[key].append(
+                    RiderTap(
+                        tap.tap_id, tap.tapped_at, direction, tap.operator_id, Mode(mode), stop_id
+                    )
+                )
+        return _Context(taps, _posted(session, wanted), *_payers(session, tokens))
+
+    def _period_postings(
+        self, session: Session, context: _Context, token: str, period: Period, now: datetime
+    ) -> list[Posting]:
+        key = (token, period.name)
+        taps = context.taps.get(key, [])
+        issuer = context.issuers.get(token)
+        currency = self.tariff.currency
+        if issuer is None or context.currencies[issuer] != currency:
+            reason = "unknown_medium" if issuer is None else "currency_mismatch"
+            _unpriced(session, [t.tap_id for t in taps], reason, f"{token}: {reason}")
+            return []
+        charges = price_period(taps, self.tariff, None, now)
+        _record_charges(session, charges)
+        for unknown in charges.unknown:
+            _unpriced(session, list(unknown.tap_ids), "no_fare", unknown.reason)
+        desired = {
+            (charge.charge_id, share.operator_id): share.minor_units
+            for charge in charges.charges
+            for share in charge.shares
+        }
+        posted = context.posted.get(key, {})
+        postings = []
+        for charge_id, operator in sorted(desired.keys() | posted.keys()):
+            before, after = (
+                posted.get((charge_id, operator), 0),
+                desired.get((charge_id, operator), 0),
+            )
+            if after != before:
+                postings.append(
+                    _posting(
+                        token,
+                        issuer,
+                        operator,
+                        period=period.name,
+                        charge_id=charge_id,
+                        before=before,
+                        after=after,
+                        currency=currency,
+                    )
+                )
+        return postings
+
+
+def _posting(
+    token: str, issuer: str, operator: str, *, period: str, charge_id: str,
+    before: int, after: int, currency: Currency,
+) -> Posting:  # fmt: skip
+    """A positive change moves money from the rider to the operator; a
+    negative one (a cap reached, a tap-off that shortens a journey) back."""
+    rider = AccountRef(issuer, AccountCode.RIDER_FUNDS, currency, token)
+    revenue = AccountRef(operator, AccountCode.FARE_REVENUE, currency)
+    delta = after - before
+    event = f"{token}|{period}|{charge_id}|{operator}|{before}>{after}"
+    return Posting(
+        transfer_id=transfer_id_for("fare", event),
+        debit=rider if delta > 0 else revenue,
+        credit=revenue if delta > 0 else rider,
+        amount=Money(abs(delta), currency),
+        code="fare" if delta > 0 else "fare_adjustment",
+        user_data=charge_id,
+    )
+
+
+def _posted(session: Session, keys: set[PeriodKey]) -> dict[PeriodKey, dict[tuple[str, str], int]]:
+    rows = session.execute(
+        select(
+            FarePostingRow.medium_token, FarePostingRow.period, FarePostingRow.charge_id,
+            FarePostingRow.operator_id, func.sum(FarePostingRow.amount),
+        )
+        .where(tuple_(FarePostingRow.medium_token, FarePostingRow.period).in_(sorted(keys)))
+        .group_by(
+            FarePostingRow.medium_token, FarePostingRow.period, FarePostingRow.charge_id,
+            FarePostingRow.operator_id,
+        )
+    )  # fmt: skip
+    posted: dict[PeriodKey, dict[tuple[str, str], int]] = defaultdict(dict)
+    for token, period, charge_id, operator, total in rows:
+        posted[(token, period)][(charge_id, operator)] = int(total)
+    return posted
+
+
+def _payers(
+    session: Session, tokens: Sequence[str]
+) -> tuple[dict[str, ParticipantId], dict[ParticipantId, Currency]]:
+    issuers = dict(
+        session.execute(
+            select(MediumRow.medium_token, MediumRow.issuer_id).where(
+                MediumRow.medium_token.in_(tokens)
+            )
+        ).all()
+    )
+    currencies = dict(
+        session.execute(
+            select(ParticipantRow.participant_id, ParticipantRow.settlement_currency).where(
+                ParticipantRow.participant_id.in_(set(issuers.values()))
+            )
+        ).all()
+    )
+    return issuers, currencies
+
+
+def _unpriced(session: Session, tap_ids: Iterable[str], reason: str, detail: str) -> None:
+    rows = [{"tap_id": t, "reason": reason, "detail": detail[:400]} for t in sorted(set(tap_ids))]
+    insert_missing(session, UnpricedTapRow, rows)
+
+
+def _record_charges(session: Session, charges: PeriodCharges) -> None:
+    """Which taps each charge covers, so every charge traces to its taps."""
+    rows = [
+        {"charge_id": charge.charge_id, "tap_id": tap_id}
+        for charge in charges.charges
+        for tap_id in charge.tap_ids
+    ]
+    insert_missing(session, FareChargeTapRow, rows)
+
+
+def _record_postings(
+    session: Session, planned: Sequence[tuple[str, str, Posting]], now: datetime
+) -> None:
+    """What each period has received so far, per charge and operator: the
+    'before' of the next re-pricing."""
+    if not planned:
+        return
+    session.execute(
+        insert(FarePostingRow),
+        [
+            {
+                "transfer_id": p.transfer_id,
+                "medium_token": token,
+                "period": period,
+                "charge_id": p.user_data,
+                "operator_id": p.credit.participant_id
+                if p.code == "fare"
+                else p.debit.participant_id,
+                "amount": p.amount.minor_units if p.code == "fare" else -p.amount.minor_units,
+                "currency": p.amount.currency,
+                "posted_at": now,
+            }
+            for token, period, p in planned
+        ],
+    )
