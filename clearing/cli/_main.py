@@ -13,7 +13,7 @@ import grpc
 import typer
 from sqlalchemy.exc import OperationalError
 
-from clearing.cli import _audit, _clearing, _export, _fares, _keys, _pki, _qr, _serve
+from clearing.cli import _audit, _cards, _clearing, _export, _fares, _keys, _pki, _qr, _serve
 from clearing.cli._output import errors
 from clearing.errors import FarebridgeError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(_pki.app, name="pki")
 app.add_typer(_clearing.app, name="clearing")
 app.add_typer(_keys.app, name="keys")
+app.add_typer(_cards.app, name="cards")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_qr.app, name="qr")
 app.add_typer(_fares.app, name="fares")

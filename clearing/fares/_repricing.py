@@ -29,6 +29,8 @@ from clearing.storage.models import (
     ParticipantRow,
     TapRow,
     UnpricedTapRow,
+    VirtualCardRow,
+    WalletAccountRow,
 )
 from clearing.values import Currency, Direction, Mode, Money, ParticipantId, Tap
 
@@ -67,6 +69,7 @@ class _Context(NamedTuple):
     posted: Mapping[PeriodKey, dict[tuple[str, str], int]]
     issuers: Mapping[str, ParticipantId]
     currencies: Mapping[ParticipantId, Currency]
+    categories: Mapping[str, str]
 
 
 class TariffPricer:
@@ -86,6 +89,23 @@ class TariffPricer:
             planned += [(token, period.name, posting) for posting in changes]
         post_or_raise(session, [posting for _, _, posting in planned], now)
         _record_postings(session, planned, now)
+
+    def settle(self, session: Session, now: datetime) -> int:
+        """Re-prices the periods of recent taps, so that a journey whose
+        tap-off can no longer come is charged as incomplete even if the
+        rider never taps again. Run before a cycle closes; answers how many
+        periods it looked at."""
+        longest = max((rule.max_trip_s for rule in self.tariff.modes.values()), default=0)
+        since = now - timedelta(days=1, seconds=longest)
+        recent = session.execute(
+            select(TapRow.medium_token, TapRow.tapped_at).where(TapRow.tapped_at >= since)
+        ).all()
+        sample = {
+            (token, period_of(self.tariff, at).name): Tap("", "", "", 0, at, token, Direction.ON)
+            for token, at in recent
+        }
+        self.reprice(session, list(sample.values()), now)
+        return len(sample)
 
     def _load(self, session: Session, periods: set[tuple[str, Period]]) -> _Context:
         tokens = sorted({token for token, _ in periods})
@@ -109,7 +129,10 @@ class TariffPricer:
                         tap.tap_id, tap.tapped_at, direction, tap.operator_id, Mode(mode), stop_id
                     )
                 )
-        return _Context(taps, _posted(session, wanted), *_payers(session, tokens))
+        issuers, currencies = _payers(session, tokens)
+        return _Context(
+            taps, _posted(session, wanted), issuers, currencies, _categories(session, tokens)
+        )
 
     def _period_postings(
         self, session: Session, context: _Context, token: str, period: Period, now: datetime
@@ -122,7 +145,7 @@ class TariffPricer:
             reason = "unknown_medium" if issuer is None else "currency_mismatch"
             _unpriced(session, [t.tap_id for t in taps], reason, f"{token}: {reason}")
             return []
-        charges = price_period(taps, self.tariff, None, now)
+        charges = price_period(taps, self.tariff, context.categories.get(token), now)
         _record_charges(session, charges)
         for unknown in charges.unknown:
             _unpriced(session, list(unknown.tap_ids), "no_fare", unknown.reason)
@@ -210,6 +233,22 @@ def _payers(
         ).all()
     )
     return issuers, currencies
+
+
+def _categories(session: Session, tokens: Sequence[str]) -> dict[str, str]:
+    """The rider category behind each token: a wallet account's own, or the
+    account's that a virtual card belongs to (concessions follow the rider)."""
+    accounts = session.execute(
+        select(WalletAccountRow.medium_token, WalletAccountRow.rider_category).where(
+            WalletAccountRow.medium_token.in_(tokens)
+        )
+    ).all()
+    cards = session.execute(
+        select(VirtualCardRow.medium_token, WalletAccountRow.rider_category)
+        .join(WalletAccountRow, WalletAccountRow.account_id == VirtualCardRow.account_id)
+        .where(VirtualCardRow.medium_token.in_(tokens))
+    ).all()
+    return dict(accounts) | dict(cards)
 
 
 def _unpriced(session: Session, tap_ids: Iterable[str], reason: str, detail: str) -> None:

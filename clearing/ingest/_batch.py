@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearing import registry
-from clearing.errors import FarebridgeError
+from clearing.errors import FarebridgeError, InvalidRequestError, NotFoundError
 from clearing.fares import Charge, PricingContext, Unpriced, load_flat_fares, price_flat
 from clearing.fares._repricing import TariffPricer
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
@@ -24,6 +24,7 @@ from clearing.storage import Database
 from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
 from clearing.values import Device, Direction, ParticipantId, Tap
 from farebridge.codecs import BatchSignatureError, open_batch, peek_batch, public_key_from_bytes
+from farebridge.codecs.emvco import EmvcoError, VehicleQr, parse_vehicle_qr
 from farebridge.v1 import common_pb2, tap_pb2
 
 MAX_TAPS_PER_BATCH = 1000
@@ -186,6 +187,44 @@ class Ingestor:
                 if attempt == _INSERT_ATTEMPTS - 1:
                     raise
         return BatchOutcome(batch.batch_id, device.device_id, tuple(outcomes))
+
+    def settle_open_journeys(self) -> int:
+        """With a tariff, re-prices recent periods so that journeys whose
+        tap-off can no longer come are charged as incomplete (see
+        TariffPricer.settle); without one there is nothing to settle."""
+        if self._tariff is None:
+            return 0
+        with self._database.transaction() as session:
+            return self._tariff.settle(session, self._clock())
+
+    def ingest_scan(
+        self, medium_token: str, vehicle_qr: str, scan_id: str, scanned_at: datetime
+    ) -> tuple[TapOutcome, VehicleQr]:
+        """Scan to pay: a rider's scan of a vehicle's static QR becomes a
+        tap-on at that vehicle, stored and priced exactly like a reader's.
+
+        The vehicle is a device its operator registered (device_id = the
+        vehicle id, stop_id = its route). Raises InvalidRequestError for a
+        QR that names no farebridge vehicle, NotFoundError for an unknown one.
+        """
+        try:
+            vehicle = parse_vehicle_qr(vehicle_qr)
+        except EmvcoError as error:
+            raise InvalidRequestError(f"not a vehicle QR: {error}", field="vehicle_qr") from error
+        device = self._device(vehicle.vehicle_id)
+        if device is None or device.operator_id != vehicle.operator_id:
+            raise NotFoundError(
+                f"{vehicle.operator_id} has registered no vehicle {vehicle.vehicle_id!r}"
+            )
+        message = tap_pb2.Tap(
+            tap_id=scan_id, medium_token=medium_token, direction=common_pb2.TAP_DIRECTION_ON
+        )
+        message.tapped_at.FromDatetime(scanned_at)
+        now = self._clock()
+        validated = _validate(message, device, now)
+        with self._database.transaction() as session:
+            (outcome,) = self._store(session, [validated], f"scan:{scan_id}", now)
+        return outcome, vehicle
 
     def _authenticate(self, caller_id: str, signed: tap_pb2.SignedTapBatch) -> tap_pb2.TapBatch:
         if len(signed.batch) > MAX_BATCH_BYTES:

@@ -13,6 +13,7 @@ from clearing.media._proofs import (
     verify_card_debit,
     verify_ride_code,
 )
+from clearing.media._report import card_continuity
 from clearing.media._store import CardKeys, RideCodeLists, record_proofs, used_ride_codes
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "MediaProofError",
     "ProofReason",
     "RideCodeLists",
+    "card_continuity",
     "record_proofs",
     "used_ride_codes",
     "verify_card_debit",

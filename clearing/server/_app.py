@@ -137,13 +137,13 @@ def start_server(settings: ServerSettings) -> RunningServer:
         ReaderServicer(ingestor, directory, ReaderLists(database, signing_key)), server
     )
     wallet_service_pb2_grpc.add_WalletServiceServicer_to_server(
-        WalletServicer(database, directory, settings.clock), server
+        WalletServicer(database, directory, settings.clock, ingestor), server
     )
     registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(database, directory, settings.clock), server
     )
     clearing_service_pb2_grpc.add_ClearingServiceServicer_to_server(
-        ClearingServicer(database, directory, ledger_log, settings.clock), server
+        ClearingServicer(database, directory, ledger_log, settings.clock, ingestor), server
     )
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(database, ledger_log, settings.clock), server

@@ -64,6 +64,7 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = {
             "Unblock",
             "GetBalance",
             "ListJourneys",
+            "ScanToPay",
         )
     },
 }

@@ -203,11 +203,13 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
         directory: ParticipantDirectory,
         log: LedgerLog,
         clock: Callable[[], datetime],
+        ingestor: Ingestor,
     ) -> None:
         self._database = database
         self._directory = directory
         self._log = log
         self._clock = clock
+        self._ingestor = ingestor
 
     def SetFlatFare(
         self, request: clearing_service_pb2.SetFlatFareRequest, context: grpc.ServicerContext
@@ -229,6 +231,7 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
                 "close_id is required: it makes a retried close harmless",
                 error_info("CLOSE_ID_REQUIRED"),
             )
+        self._ingestor.settle_open_journeys()
         with self._database.transaction() as session:
             summary = settlement.close_cycle(session, request.close_id, self._clock())
         head = self._log.checkpoint(self._clock())

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearing import wallets
-from clearing.errors import InvalidRequestError
+from clearing.errors import ConflictError, InvalidRequestError
+from clearing.ingest import Ingestor, TapRejectReason, TapStatus
 from clearing.server._auth import ParticipantDirectory, caller
 from clearing.server._convert import timestamp
 from clearing.storage import Database
@@ -186,11 +187,47 @@ class WalletServicer(wallet_service_pb2_grpc.WalletServiceServicer):
     """Every method acts for the calling provider, on its own accounts only."""
 
     def __init__(
-        self, database: Database, directory: ParticipantDirectory, clock: Callable[[], datetime]
+        self,
+        database: Database,
+        directory: ParticipantDirectory,
+        clock: Callable[[], datetime],
+        ingestor: Ingestor,
     ) -> None:
         self._database = database
         self._directory = directory
         self._clock = clock
+        self._ingestor = ingestor
+
+    def ScanToPay(
+        self, request: wallet_service_pb2.ScanToPayRequest, context: grpc.ServicerContext
+    ) -> wallet_service_pb2.ScanToPayResponse:
+        issuer = self._issuer(context)
+        if not request.HasField("scanned_at"):
+            raise InvalidRequestError("scanned_at is required", field="scanned_at")
+        with self._database.transaction() as session:
+            account = wallets.owned_account(session, issuer, request.account_id)
+        outcome, vehicle = self._ingestor.ingest_scan(
+            account.medium_token,
+            request.vehicle_qr,
+            request.scan_id,
+            request.scanned_at.ToDatetime(tzinfo=UTC),
+        )
+        if outcome.status is TapStatus.REJECTED:
+            if outcome.reject_reason is TapRejectReason.TAP_ID_CONFLICT:
+                raise ConflictError(outcome.detail, field="scan_id")
+            raise InvalidRequestError(outcome.detail, field="scanned_at")
+        status = (
+            reader_service_pb2.TAP_STATUS_ACCEPTED
+            if outcome.status is TapStatus.ACCEPTED
+            else reader_service_pb2.TAP_STATUS_DUPLICATE
+        )
+        return wallet_service_pb2.ScanToPayResponse(
+            tap_id=outcome.tap_id,
+            operator_id=vehicle.operator_id,
+            route_id=vehicle.route_id,
+            vehicle_id=vehicle.vehicle_id,
+            status=status,
+        )
 
     def _issuer(self, context: grpc.ServicerContext) -> str:
         return caller(context, self._directory).participant_id

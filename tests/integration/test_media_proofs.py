@@ -3,6 +3,9 @@ AN10922-diversified key) and QR ride codes, checked again centrally."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,3 +167,26 @@ def test_ride_codes_are_checked_at_tap_time_and_never_accepted_twice(
     assert reasons(later) == ["TAP_REJECT_REASON_RIDE_CODE_REPLAYED"], "replay across batches too"
     assert count(world, RideCodeUseRow) == 1
     assert books(world).tap_ids == {"r-1"}
+
+
+def test_the_card_report_names_a_debit_a_reader_lost(
+    world: World, gate: RawDevice, card: SimulatedCard
+) -> None:
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    kept = [card_tap(f"c-{n}", card, at + timedelta(seconds=n)) for n in range(4)]
+    del kept[2]  # the reader lost the third debit
+    submit(world, METRO, gate.batch(*kept))  # type: ignore[arg-type]
+    result = subprocess.run(
+        [sys.executable, "-m", "clearing", "cards", "report", "--db", world.database_url, "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    findings = json.loads(result.stdout)["findings"]
+    assert findings == [
+        {
+            "kind": "gap",
+            "card_id": card.card_id,
+            "counters": "3-3",
+            "detail": "counters never arrived",
+        }
+    ]

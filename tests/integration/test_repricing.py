@@ -16,7 +16,7 @@ from clearing.pki import PkiLayout
 from clearing.server import ServerSettings, start_server
 from clearing.storage import Database
 from clearing.storage.models import FarePostingRow, LedgerAccountRow, LedgerTransferRow
-from farebridge.v1 import common_pb2
+from farebridge.v1 import clearing_service_pb2, common_pb2
 
 from .conftest import RawDevice, World, admit, issue_media, register_device, submit, tap
 
@@ -124,3 +124,31 @@ def test_arrival_order_and_retries_do_not_change_the_books(city: World) -> None:
         submit(city, OPERATOR, gate.batch(message))
     assert postings(city) == settled, "re-pricing the same taps posts nothing"
     assert revenue(city) == 1400
+
+
+def test_a_journey_never_tapped_off_is_charged_as_incomplete_when_the_cycle_closes(
+    pki: PkiLayout, database_url: str, tmp_path: Path
+) -> None:
+    clock = [DAY + timedelta(minutes=30)]
+    server = start_server(
+        ServerSettings(
+            database_url=database_url, pki_dir=pki.directory, listen="127.0.0.1:0",
+            clearing_house_id="clearing-house", currency="EUR", tariff_dir=DEMO_CITY,
+            clock=lambda: clock[0],
+        )
+    )  # fmt: skip
+    world = World(f"localhost:{server.port}", pki, database_url, tmp_path)
+    try:
+        admit(world, OPERATOR, common_pb2.PARTICIPANT_ROLE_OPERATOR, "EUR")
+        admit(world, "cards", common_pb2.PARTICIPANT_ROLE_ISSUER, "EUR")
+        issue_media(world, "cards", "ann")
+        central, _ = gates(world)
+        submit(world, OPERATOR, central.batch(tap("ann-on", "ann", ON, 1, DAY)))
+        assert revenue(world) == 200, "the tap-off may still come: the one-zone fare is held"
+        clock[0] = DAY + timedelta(hours=5)
+        close = clearing_service_pb2.CloseCycleRequest(close_id="day-1")
+        world.clearing("clearing-house").CloseCycle(close)
+        assert revenue(world) == 500, "closing settles it at the incomplete-journey fare"
+    finally:
+        world.close()
+        server.stop(grace=None)

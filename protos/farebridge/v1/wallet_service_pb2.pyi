@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from farebridge.v1 import common_pb2 as _common_pb2
+from farebridge.v1 import reader_service_pb2 as _reader_service_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -947,3 +948,68 @@ class ListJourneysResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListJourneysResponse: _TypeAlias = ListJourneysResponse  # noqa: Y015
+
+@_typing.final
+class ScanToPayRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCAN_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    VEHICLE_QR_FIELD_NUMBER: _builtins.int
+    SCANNED_AT_FIELD_NUMBER: _builtins.int
+    scan_id: _builtins.str
+    """Client-chosen idempotency key; it becomes the tap id."""
+    account_id: _builtins.str
+    vehicle_qr: _builtins.str
+    """The EMVCo payload the rider's app read from the vehicle."""
+    @_builtins.property
+    def scanned_at(self) -> _timestamp_pb2.Timestamp:
+        """When the rider scanned it."""
+
+    def __init__(
+        self,
+        *,
+        scan_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        vehicle_qr: _builtins.str = ...,
+        scanned_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scanned_at", b"scanned_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "scan_id", b"scan_id", "scanned_at", b"scanned_at", "vehicle_qr", b"vehicle_qr"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScanToPayRequest: _TypeAlias = ScanToPayRequest  # noqa: Y015
+
+@_typing.final
+class ScanToPayResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAP_ID_FIELD_NUMBER: _builtins.int
+    OPERATOR_ID_FIELD_NUMBER: _builtins.int
+    ROUTE_ID_FIELD_NUMBER: _builtins.int
+    VEHICLE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    tap_id: _builtins.str
+    operator_id: _builtins.str
+    route_id: _builtins.str
+    vehicle_id: _builtins.str
+    status: _reader_service_pb2.TapStatus.ValueType
+    """TAP_STATUS_ACCEPTED the first time, TAP_STATUS_DUPLICATE on a retry."""
+    def __init__(
+        self,
+        *,
+        tap_id: _builtins.str = ...,
+        operator_id: _builtins.str = ...,
+        route_id: _builtins.str = ...,
+        vehicle_id: _builtins.str = ...,
+        status: _reader_service_pb2.TapStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["operator_id", b"operator_id", "route_id", b"route_id", "status", b"status", "tap_id", b"tap_id", "vehicle_id", b"vehicle_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScanToPayResponse: _TypeAlias = ScanToPayResponse  # noqa: Y015

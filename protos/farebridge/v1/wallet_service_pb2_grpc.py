@@ -104,6 +104,11 @@ class WalletServiceStub:
                 request_serializer=farebridge_dot_v1_dot_wallet__service__pb2.ListJourneysRequest.SerializeToString,
                 response_deserializer=farebridge_dot_v1_dot_wallet__service__pb2.ListJourneysResponse.FromString,
                 _registered_method=True)
+        self.ScanToPay = channel.unary_unary(
+                '/farebridge.v1.WalletService/ScanToPay',
+                request_serializer=farebridge_dot_v1_dot_wallet__service__pb2.ScanToPayRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_wallet__service__pb2.ScanToPayResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -206,6 +211,15 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScanToPay(self, request, context):
+        """Scan to pay: the rider scanned the static EMVCo QR on a vehicle without
+        readers; the scan becomes a tap-on for that operator, route and vehicle,
+        priced and charged like any other. Idempotent by scan_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -268,6 +282,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.ListJourneys,
                     request_deserializer=farebridge_dot_v1_dot_wallet__service__pb2.ListJourneysRequest.FromString,
                     response_serializer=farebridge_dot_v1_dot_wallet__service__pb2.ListJourneysResponse.SerializeToString,
+            ),
+            'ScanToPay': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScanToPay,
+                    request_deserializer=farebridge_dot_v1_dot_wallet__service__pb2.ScanToPayRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_wallet__service__pb2.ScanToPayResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -604,6 +623,33 @@ class WalletService:
             '/farebridge.v1.WalletService/ListJourneys',
             farebridge_dot_v1_dot_wallet__service__pb2.ListJourneysRequest.SerializeToString,
             farebridge_dot_v1_dot_wallet__service__pb2.ListJourneysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScanToPay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.WalletService/ScanToPay',
+            farebridge_dot_v1_dot_wallet__service__pb2.ScanToPayRequest.SerializeToString,
+            farebridge_dot_v1_dot_wallet__service__pb2.ScanToPayResponse.FromString,
             options,
             channel_credentials,
             insecure,

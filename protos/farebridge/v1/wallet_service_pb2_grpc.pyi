@@ -72,6 +72,11 @@ class WalletServiceStub:
     """Posted balances of the account and of its virtual cards."""
     ListJourneys: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ListJourneysRequest, _wallet_service_pb2.ListJourneysResponse]
     """The account's taps in a time range, each with what it was charged."""
+    ScanToPay: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ScanToPayRequest, _wallet_service_pb2.ScanToPayResponse]
+    """Scan to pay: the rider scanned the static EMVCo QR on a vehicle without
+    readers; the scan becomes a tap-on for that operator, route and vehicle,
+    priced and charged like any other. Idempotent by scan_id.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -117,6 +122,11 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """Posted balances of the account and of its virtual cards."""
     ListJourneys: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ListJourneysRequest, _wallet_service_pb2.ListJourneysResponse]  # type: ignore[assignment]
     """The account's taps in a time range, each with what it was charged."""
+    ScanToPay: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ScanToPayRequest, _wallet_service_pb2.ScanToPayResponse]  # type: ignore[assignment]
+    """Scan to pay: the rider scanned the static EMVCo QR on a vehicle without
+    readers; the scan becomes a tap-on for that operator, route and vehicle,
+    priced and charged like any other. Idempotent by scan_id.
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService is how a wallet provider (a participant with the issuer role)
@@ -231,5 +241,16 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.ListJourneysResponse, _abc.Awaitable[_wallet_service_pb2.ListJourneysResponse]]:
         """The account's taps in a time range, each with what it was charged."""
+
+    @_abc_1.abstractmethod
+    def ScanToPay(
+        self,
+        request: _wallet_service_pb2.ScanToPayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.ScanToPayResponse, _abc.Awaitable[_wallet_service_pb2.ScanToPayResponse]]:
+        """Scan to pay: the rider scanned the static EMVCo QR on a vehicle without
+        readers; the scan becomes a tap-on for that operator, route and vehicle,
+        priced and charged like any other. Idempotent by scan_id.
+        """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
