@@ -8,10 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TextIO
 
 from farebridge.codecs import public_key_bytes
-from farebridge.v1 import common_pb2
+from farebridge.codecs.cards import debit_from_bytes
+from farebridge.codecs.reader_log import ReaderLogRow, write_reader_log
+from farebridge.v1 import common_pb2, reader_service_pb2
 from readers._connection import ServerConnection
 from readers._device_key import load_or_create_device_key
 from readers._errors import InvalidTapError, ReaderError
@@ -104,6 +106,11 @@ class Reader:
         """Taps stored locally that the clearing house has not answered yet."""
         return self._queue.pending_count()
 
+    def export_log(self, out: TextIO) -> int:
+        """Writes everything this reader saw as a reader log (CSV; schema in
+        ``farebridge.codecs.reader_log``) for an auditor; answers the rows."""
+        return write_reader_log((_log_row(self.device_id, tap) for tap in self.stored_taps()), out)
+
     def stored_taps(self) -> list[StoredTap]:
         """Every tap this reader ever stored, in sequence order, with its state."""
         return self._queue.all_taps()
@@ -188,3 +195,18 @@ def _check_tap(medium_token: str, direction: int, tapped_at: datetime, tap_id: s
         raise InvalidTapError("tapped_at (or the reader's clock) must be a timezone-aware datetime")
     if not isinstance(tap_id, str) or not 0 < len(tap_id) <= MAX_TAP_ID_CHARS:
         raise InvalidTapError(f"tap_id must be a string of 1 to {MAX_TAP_ID_CHARS} characters")
+
+
+def _log_row(device_id: str, tap: StoredTap) -> ReaderLogRow:
+    counter = debit = None
+    if tap.card_debit is not None:
+        record = debit_from_bytes(tap.card_debit)
+        counter, debit = record.counter, record.amount_minor
+    reason = ""
+    if tap.reject_reason is not None:
+        reason = reader_service_pb2.TapRejectReason.Name(tap.reject_reason)
+    return ReaderLogRow(
+        tap.tap_id, device_id, tap.device_sequence, tap.tapped_at, tap.medium_token,
+        "on" if tap.direction == common_pb2.TAP_DIRECTION_ON else "off",
+        tap.state, reason, counter, debit,
+    )  # fmt: skip

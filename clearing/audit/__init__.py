@@ -32,6 +32,7 @@ from clearing.audit._proofs import (
     parse_proof_document,
     verify_proof_document,
 )
+from clearing.audit._reconcile import Finding, FindingKind, ReconcileReport, reconcile
 from clearing.audit._verify import (
     ExportedLeaf,
     PublishedCheckpoint,
@@ -45,6 +46,8 @@ __all__ = [
     "INCLUSION",
     "ConsistencyProofDocument",
     "ExportedLeaf",
+    "Finding",
+    "FindingKind",
     "InclusionProofDocument",
     "JournalAccount",
     "JournalEntry",
@@ -52,6 +55,7 @@ __all__ = [
     "ProofDocumentError",
     "ProofError",
     "PublishedCheckpoint",
+    "ReconcileReport",
     "VerifyReport",
     "account_name",
     "beancount_journal",
@@ -62,6 +66,7 @@ __all__ = [
     "inclusion_document",
     "journal_entries",
     "parse_proof_document",
+    "reconcile",
     "verify_log",
     "verify_proof_document",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC
@@ -9,10 +11,20 @@ from pathlib import Path
 
 import typer
 
-from clearing.audit import ExportedLeaf, PublishedCheckpoint, VerifyReport, verify_log
+from clearing.audit import (
+    ExportedLeaf,
+    PublishedCheckpoint,
+    ReconcileReport,
+    VerifyReport,
+    reconcile,
+    verify_log,
+)
 from clearing.cli._audit_proof import verify_proof
 from clearing.cli._client import AsOption, PkiOption, ServerOption, open_channel
-from clearing.cli._output import JsonOption, console, errors, print_json
+from clearing.cli._output import JsonOption, console, errors, print_json, print_table
+from clearing.cli._serve import DatabaseOption
+from clearing.storage import Database
+from farebridge.codecs.reader_log import ReaderLogError, ReaderLogRow, read_reader_log
 from farebridge.codecs.transfers import LoggedTransfer
 from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, ledger_pb2
 
@@ -185,3 +197,62 @@ def checkpoint(
         )
     else:
         typer.echo(head.signed_note, nl=False)
+
+
+def _reconcile_rows(report: ReconcileReport) -> list[tuple[str, int, str]]:
+    return [
+        (finding.kind.value, finding.count, "; ".join(finding.examples))
+        for finding in sorted(report.findings.values(), key=lambda f: f.kind.value)
+    ]
+
+
+@app.command("reconcile")
+def reconcile_logs(
+    reader_log: list[Path] = typer.Option(
+        ..., "--reader-log", help="A reader log (CSV) exported by a reader; repeat for more."
+    ),
+    database_url: str = DatabaseOption,
+    as_json: bool = JsonOption,
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV (kind,count,examples)."),
+) -> None:
+    """Match operators' reader logs with the central record; exit 1 on any finding."""
+    rows: list[ReaderLogRow] = []
+    for path in reader_log:
+        try:
+            with path.open(newline="") as source:
+                rows.extend(read_reader_log(source))
+        except (OSError, ReaderLogError) as error:
+            raise typer.BadParameter(f"{path}: {error}", param_hint="--reader-log") from None
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            report = reconcile(session, rows)
+    finally:
+        database.dispose()
+    table = _reconcile_rows(report)
+    if as_json:
+        print_json(
+            {
+                "clean": report.clean,
+                "log_rows": report.log_rows,
+                "central_taps": report.central_taps,
+                "findings": [
+                    {"kind": f.kind.value, "count": f.count, "examples": f.examples}
+                    for f in report.findings.values()
+                ],
+            }
+        )
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(("kind", "count", "examples"))
+        writer.writerows(table)
+    elif table:
+        print_table("Reconciliation findings", ["Kind", "Count", "Examples"], table)
+    else:
+        console.print(
+            f"{report.log_rows} logged taps, {report.central_taps} central taps: "
+            "everything reconciles",
+            highlight=False,
+        )
+    if not report.clean:
+        raise typer.Exit(1)
