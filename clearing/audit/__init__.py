@@ -10,6 +10,7 @@ codecs (``farebridge.codecs.merkle`` and ``farebridge.codecs.checkpoint``),
 so auditors run the very code the clearing house runs. See ``docs.md``.
 """
 
+from clearing.audit._check import AuditCheck, CheckResult, audit_check
 from clearing.audit._exports import (
     JournalAccount,
     JournalEntry,
@@ -44,6 +45,8 @@ from farebridge.codecs.merkle import ProofError
 __all__ = [
     "CONSISTENCY",
     "INCLUSION",
+    "AuditCheck",
+    "CheckResult",
     "ConsistencyProofDocument",
     "ExportedLeaf",
     "Finding",
@@ -58,6 +61,7 @@ __all__ = [
     "ReconcileReport",
     "VerifyReport",
     "account_name",
+    "audit_check",
     "beancount_journal",
     "consistency_document",
     "decimal_amount",

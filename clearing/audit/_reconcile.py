@@ -94,7 +94,7 @@ class ReconcileReport:
 
 
 @dataclass(frozen=True)
-class _CentralTap:
+class CentralTap:
     device_id: str
     device_sequence: int
     tapped_at: datetime
@@ -102,8 +102,8 @@ class _CentralTap:
     direction: str
 
 
-def _central_taps(session: Session, devices: Sequence[str]) -> dict[str, _CentralTap]:
-    found: dict[str, _CentralTap] = {}
+def _central_taps(session: Session, devices: Sequence[str]) -> dict[str, CentralTap]:
+    found: dict[str, CentralTap] = {}
     columns = (
         TapRow.tap_id, TapRow.device_id, TapRow.device_sequence, TapRow.tapped_at,
         TapRow.medium_token, TapRow.direction,
@@ -114,12 +114,12 @@ def _central_taps(session: Session, devices: Sequence[str]) -> dict[str, _Centra
             select(*columns).where(TapRow.device_id.in_(chunk)).execution_options(yield_per=50_000)
         )
         for tap_id, device, sequence, at, token, direction in session.execute(query):
-            found[tap_id] = _CentralTap(device, sequence, at, token, direction)
+            found[tap_id] = CentralTap(device, sequence, at, token, direction)
     return found
 
 
 def _compare_taps(
-    rows: Sequence[ReaderLogRow], central: dict[str, _CentralTap], report: ReconcileReport
+    rows: Sequence[ReaderLogRow], central: dict[str, CentralTap], report: ReconcileReport
 ) -> None:
     seen: set[str] = set()
     for row in rows:
@@ -215,8 +215,8 @@ def _check_card_debits(
             )
 
 
-def _check_charged(
-    session: Session, central: dict[str, _CentralTap], report: ReconcileReport
+def check_charged(
+    session: Session, central: dict[str, CentralTap], report: ReconcileReport
 ) -> None:
     """Every tap-on traces to its charge, or to the reason it has none
     (tap-offs are free under flat fares; a tariff charges the journey)."""
@@ -235,7 +235,7 @@ def _check_charged(
             report.add(FindingKind.TAP_WITHOUT_CHARGE, f"{central[tap_id].device_id}: {tap_id}")
 
 
-def _check_ledger(session: Session, report: ReconcileReport) -> None:
+def check_ledger(session: Session, report: ReconcileReport) -> None:
     last_close = session.scalar(select(func.max(ClearingCycleRow.closed_at)))
     if last_close is not None:
         cleared = select(CycleTransferRow.transfer_id).where(
@@ -271,6 +271,6 @@ def reconcile(session: Session, rows: Iterable[ReaderLogRow]) -> ReconcileReport
     _check_sequences(log, report)
     _check_card_counters(log, report)
     _check_card_debits(session, log, report)
-    _check_charged(session, central, report)
-    _check_ledger(session, report)
+    check_charged(session, central, report)
+    check_ledger(session, report)
     return report

@@ -16,6 +16,7 @@ from clearing.audit import (
     PublishedCheckpoint,
     ReconcileReport,
     VerifyReport,
+    audit_check,
     reconcile,
     verify_log,
 )
@@ -23,7 +24,11 @@ from clearing.cli._audit_proof import verify_proof
 from clearing.cli._client import AsOption, PkiOption, ServerOption, open_channel
 from clearing.cli._output import JsonOption, console, errors, print_json, print_table
 from clearing.cli._serve import DatabaseOption
+from clearing.ledger import trial_balance
+from clearing.pki import PkiLayout, load_signing_key
+from clearing.server import ledger_origin
 from clearing.storage import Database
+from farebridge.codecs import checkpoint as notes
 from farebridge.codecs.reader_log import ReaderLogError, ReaderLogRow, read_reader_log
 from farebridge.codecs.transfers import LoggedTransfer
 from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, ledger_pb2
@@ -255,4 +260,60 @@ def reconcile_logs(
             highlight=False,
         )
     if not report.clean:
+        raise typer.Exit(1)
+
+
+@app.command("trial-balance")
+def trial_balance_command(database_url: str = DatabaseOption, as_json: bool = JsonOption) -> None:
+    """Posted debits and credits per currency; exit 1 if any currency is off."""
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            totals = trial_balance(session)
+    finally:
+        database.dispose()
+    rows = [(c, d, k, "balanced" if d == k else "OFF") for c, (d, k) in sorted(totals.items())]
+    if as_json:
+        print_json(
+            [{"currency": c, "debits": d, "credits": k, "balanced": d == k} for c, d, k, _ in rows]
+        )
+    else:
+        print_table("Trial balance (minor units)", ["Currency", "Debits", "Credits", "State"], rows)
+    if any(state == "OFF" for *_, state in rows):
+        raise typer.Exit(1)
+
+
+@app.command("check")
+def check(
+    database_url: str = DatabaseOption,
+    verifier_key: str = typer.Option(
+        "", help="The clearing house's note verifier key; default: derived from --pki."
+    ),
+    pki_dir: Path = PkiOption,
+    clearing_house: str = typer.Option("clearing-house", help="The clearing house's id."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Balances, signed log, cycle positions, charges and taps; exit 1 if any check fails."""
+    key = verifier_key or notes.verifier_key(
+        ledger_origin(clearing_house), load_signing_key(PkiLayout(pki_dir)).public_key()
+    )
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            result = audit_check(session, key)
+    finally:
+        database.dispose()
+    if as_json:
+        print_json(
+            {
+                "passed": result.passed,
+                "checks": [
+                    {"name": r.name, "passed": r.passed, "detail": r.detail} for r in result.results
+                ],
+            }
+        )
+    else:
+        rows = [(r.name, "pass" if r.passed else "FAIL", r.detail) for r in result.results]
+        print_table("Audit check", ["Check", "Result", "Detail"], rows)
+    if not result.passed:
         raise typer.Exit(1)

@@ -188,3 +188,30 @@ def test_a_malformed_log_is_a_clear_error(world: World, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "header" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def audit(world: World, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clearing", "audit", *extra, "--db", world.database_url, "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_the_full_audit_passes_on_a_clean_day_and_names_what_breaks(world: World) -> None:
+    reader = a_day(world)
+    close(world)
+    tap_on = reader.stored_taps()[2].tap_id
+    reader.close()
+    pki = ["--pki", str(world.pki.directory)]
+    clean = audit(world, "check", *pki)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert all(c["passed"] for c in json.loads(clean.stdout)["checks"])
+    balance = audit(world, "trial-balance")
+    assert balance.returncode == 0
+    assert json.loads(balance.stdout)[0]["balanced"] is True
+
+    tamper(world, f"UPDATE ledger_transfers SET amount = amount + 5 WHERE user_data = '{tap_on}'")
+    broken = audit(world, "check", *pki)
+    assert broken.returncode == 1
+    failed = {c["name"] for c in json.loads(broken.stdout)["checks"] if not c["passed"]}
+    assert failed == {"signed log", "cycle positions"}
