@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
-from clearing.audit import consistency_document, inclusion_document
+from clearing.audit import consistency_document, inclusion_document, reconcile
 from clearing.errors import InvalidRequestError
 from clearing.ledger import LedgerLog, SignedCheckpoint, leaf_hashes, logged_transfers
 from clearing.server._convert import timestamp
 from clearing.storage import Database
+from farebridge.codecs.reader_log import STATES, ReaderLogRow
 from farebridge.codecs.transfers import LoggedTransfer, transfer_leaf_bytes
 from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, ledger_pb2
 
@@ -157,3 +158,39 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
                     leaf_bytes=transfer_leaf_bytes(transfer),
                     logged_leaf_hash=logged,
                 )
+
+    def Reconcile(
+        self,
+        request_iterator: Iterator[audit_service_pb2.ReconcileRequest],
+        context: grpc.ServicerContext,
+    ) -> audit_service_pb2.ReconcileResponse:
+        rows = [_log_row(line) for request in request_iterator for line in request.lines]
+        with self._database.transaction() as session:
+            report = reconcile(session, rows)
+        return audit_service_pb2.ReconcileResponse(
+            clean=report.clean,
+            log_rows=report.log_rows,
+            central_taps=report.central_taps,
+            findings=[
+                audit_service_pb2.ReconcileFinding(
+                    kind=f.kind.value, count=f.count, examples=f.examples
+                )
+                for f in report.findings.values()
+            ],
+        )
+
+
+def _log_row(line: audit_service_pb2.ReaderLogLine) -> ReaderLogRow:
+    if line.direction not in ("on", "off") or line.state not in STATES:
+        raise InvalidRequestError(
+            f"line for tap {line.tap_id!r}: direction must be on/off and state one of "
+            f"{sorted(STATES)}",
+            field="lines",
+        )
+    return ReaderLogRow(
+        line.tap_id, line.device_id, line.device_sequence,
+        line.tapped_at.ToDatetime(tzinfo=UTC), line.medium_token, line.direction, line.state,
+        line.reject_reason,
+        line.card_counter if line.HasField("card_counter") else None,
+        line.card_debit_minor if line.HasField("card_debit_minor") else None,
+    )  # fmt: skip

@@ -48,6 +48,7 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = {
     "/farebridge.v1.AuditService/GetInclusionProof": ANY_ROLE,
     "/farebridge.v1.AuditService/GetConsistencyProof": ANY_ROLE,
     "/farebridge.v1.AuditService/ExportTransfers": frozenset({Role.AUDITOR, Role.CLEARING_HOUSE}),
+    "/farebridge.v1.AuditService/Reconcile": frozenset({Role.AUDITOR, Role.CLEARING_HOUSE}),
     # Wallet providers only; each servicer method acts on the caller's riders.
     **{
         f"/farebridge.v1.WalletService/{name}": frozenset({Role.ISSUER})

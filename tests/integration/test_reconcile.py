@@ -11,17 +11,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
+import pytest
 from sqlalchemy import create_engine, text
 
 from clearing.audit import FindingKind, reconcile
 from clearing.storage import Database, normalize_database_url
 from farebridge.codecs.cards import debit_to_bytes
 from farebridge.codecs.reader_log import read_reader_log
-from farebridge.v1 import clearing_service_pb2, registry_service_pb2
+from farebridge.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    clearing_service_pb2,
+    registry_service_pb2,
+)
 from readers import TAP_DIRECTION_OFF, TAP_DIRECTION_ON, Reader
 from simulators._card import SimulatedCard
 
-from .conftest import CARDS, CLEARING_HOUSE, World
+from .conftest import AUDITOR, CARDS, CLEARING_HOUSE, METRO, World
 
 MASTER = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 AID, SYSTEM = bytes.fromhex("3042F5"), b"farebridge"
@@ -215,3 +222,37 @@ def test_the_full_audit_passes_on_a_clean_day_and_names_what_breaks(world: World
     assert broken.returncode == 1
     failed = {c["name"] for c in json.loads(broken.stdout)["checks"] if not c["passed"]}
     assert failed == {"signed log", "cycle positions"}
+
+
+def _lines(log: str) -> list[audit_service_pb2.ReaderLogLine]:
+    lines = []
+    for row in read_reader_log(io.StringIO(log)):
+        line = audit_service_pb2.ReaderLogLine(
+            tap_id=row.tap_id, device_id=row.device_id, device_sequence=row.device_sequence,
+            medium_token=row.medium_token, direction=row.direction, state=row.state,
+            reject_reason=row.reject_reason,
+        )  # fmt: skip
+        line.tapped_at.FromDatetime(row.tapped_at)
+        if row.card_counter is not None:
+            line.card_counter = row.card_counter
+        if row.card_debit_minor is not None:
+            line.card_debit_minor = row.card_debit_minor
+        lines.append(line)
+    return lines
+
+
+def test_auditors_reconcile_over_a_stream_and_operators_may_not(world: World) -> None:
+    reader = a_day(world)
+    close(world)
+    lines = _lines(log_of(reader, lambda rows: [*rows, rows[1]]))
+    reader.close()
+    chunks = [audit_service_pb2.ReconcileRequest(lines=lines[:5]),
+              audit_service_pb2.ReconcileRequest(lines=lines[5:])]  # fmt: skip
+    stub = audit_service_pb2_grpc.AuditServiceStub(world.channel(AUDITOR))
+    answer = stub.Reconcile(iter(chunks))
+    assert (answer.clean, answer.log_rows, answer.central_taps) == (False, 13, 12)
+    assert [(f.kind, f.count) for f in answer.findings] == [("duplicate_in_logs", 1)]
+    operator = audit_service_pb2_grpc.AuditServiceStub(world.channel(METRO))
+    with pytest.raises(grpc.RpcError) as caught:
+        operator.Reconcile(iter(chunks))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]

@@ -321,3 +321,140 @@ class ExportTransfersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportTransfersResponse: _TypeAlias = ExportTransfersResponse  # noqa: Y015
+
+@_typing.final
+class ReaderLogLine(_message.Message):
+    """ReaderLogLine is one line of a reader log (farebridge.codecs.reader_log)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAP_ID_FIELD_NUMBER: _builtins.int
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    DEVICE_SEQUENCE_FIELD_NUMBER: _builtins.int
+    TAPPED_AT_FIELD_NUMBER: _builtins.int
+    MEDIUM_TOKEN_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REJECT_REASON_FIELD_NUMBER: _builtins.int
+    CARD_COUNTER_FIELD_NUMBER: _builtins.int
+    CARD_DEBIT_MINOR_FIELD_NUMBER: _builtins.int
+    tap_id: _builtins.str
+    device_id: _builtins.str
+    device_sequence: _builtins.int
+    medium_token: _builtins.str
+    direction: _builtins.str
+    """"on" or "off"."""
+    state: _builtins.str
+    """"pending", "accepted", "duplicate" or "rejected"."""
+    reject_reason: _builtins.str
+    """TapRejectReason name when rejected."""
+    card_counter: _builtins.int
+    card_debit_minor: _builtins.int
+    @_builtins.property
+    def tapped_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tap_id: _builtins.str = ...,
+        device_id: _builtins.str = ...,
+        device_sequence: _builtins.int = ...,
+        tapped_at: _timestamp_pb2.Timestamp | None = ...,
+        medium_token: _builtins.str = ...,
+        direction: _builtins.str = ...,
+        state: _builtins.str = ...,
+        reject_reason: _builtins.str = ...,
+        card_counter: _builtins.int | None = ...,
+        card_debit_minor: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_counter", b"_card_counter", "_card_debit_minor", b"_card_debit_minor", "card_counter", b"card_counter", "card_debit_minor", b"card_debit_minor", "tapped_at", b"tapped_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_counter", b"_card_counter", "_card_debit_minor", b"_card_debit_minor", "card_counter", b"card_counter", "card_debit_minor", b"card_debit_minor", "device_id", b"device_id", "device_sequence", b"device_sequence", "direction", b"direction", "medium_token", b"medium_token", "reject_reason", b"reject_reason", "state", b"state", "tap_id", b"tap_id", "tapped_at", b"tapped_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__card_counter: _TypeAlias = _typing.Literal["card_counter"]  # noqa: Y015
+    _WhichOneofArgType__card_counter: _TypeAlias = _typing.Literal["_card_counter", b"_card_counter"]  # noqa: Y015
+    _WhichOneofReturnType__card_debit_minor: _TypeAlias = _typing.Literal["card_debit_minor"]  # noqa: Y015
+    _WhichOneofArgType__card_debit_minor: _TypeAlias = _typing.Literal["_card_debit_minor", b"_card_debit_minor"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_counter) -> _WhichOneofReturnType__card_counter | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_debit_minor) -> _WhichOneofReturnType__card_debit_minor | None: ...
+
+Global___ReaderLogLine: _TypeAlias = ReaderLogLine  # noqa: Y015
+
+@_typing.final
+class ReconcileRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReaderLogLine]: ...
+    def __init__(
+        self,
+        *,
+        lines: _abc.Iterable[Global___ReaderLogLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileRequest: _TypeAlias = ReconcileRequest  # noqa: Y015
+
+@_typing.final
+class ReconcileFinding(_message.Message):
+    """ReconcileFinding is one kind of disagreement (see clearing/audit)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """For example "missing_centrally", "sequence_gap", "forged_card_debit"."""
+    count: _builtins.int
+    @_builtins.property
+    def examples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        count: _builtins.int = ...,
+        examples: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "examples", b"examples", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileFinding: _TypeAlias = ReconcileFinding  # noqa: Y015
+
+@_typing.final
+class ReconcileResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLEAN_FIELD_NUMBER: _builtins.int
+    LOG_ROWS_FIELD_NUMBER: _builtins.int
+    CENTRAL_TAPS_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    clean: _builtins.bool
+    log_rows: _builtins.int
+    central_taps: _builtins.int
+    @_builtins.property
+    def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconcileFinding]: ...
+    def __init__(
+        self,
+        *,
+        clean: _builtins.bool = ...,
+        log_rows: _builtins.int = ...,
+        central_taps: _builtins.int = ...,
+        findings: _abc.Iterable[Global___ReconcileFinding] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["central_taps", b"central_taps", "clean", b"clean", "findings", b"findings", "log_rows", b"log_rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileResponse: _TypeAlias = ReconcileResponse  # noqa: Y015

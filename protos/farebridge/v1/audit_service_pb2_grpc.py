@@ -63,6 +63,11 @@ class AuditServiceStub:
                 request_serializer=farebridge_dot_v1_dot_audit__service__pb2.ExportTransfersRequest.SerializeToString,
                 response_deserializer=farebridge_dot_v1_dot_audit__service__pb2.ExportTransfersResponse.FromString,
                 _registered_method=True)
+        self.Reconcile = channel.stream_unary(
+                '/farebridge.v1.AuditService/Reconcile',
+                request_serializer=farebridge_dot_v1_dot_audit__service__pb2.ReconcileRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_audit__service__pb2.ReconcileResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -107,6 +112,14 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reconcile(self, request_iterator, context):
+        """Matches operators' reader logs, streamed in chunks, with the central
+        record; answers every kind of disagreement with counts and examples.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +147,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.ExportTransfers,
                     request_deserializer=farebridge_dot_v1_dot_audit__service__pb2.ExportTransfersRequest.FromString,
                     response_serializer=farebridge_dot_v1_dot_audit__service__pb2.ExportTransfersResponse.SerializeToString,
+            ),
+            'Reconcile': grpc.stream_unary_rpc_method_handler(
+                    servicer.Reconcile,
+                    request_deserializer=farebridge_dot_v1_dot_audit__service__pb2.ReconcileRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_audit__service__pb2.ReconcileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -275,6 +293,33 @@ class AuditService:
             '/farebridge.v1.AuditService/ExportTransfers',
             farebridge_dot_v1_dot_audit__service__pb2.ExportTransfersRequest.SerializeToString,
             farebridge_dot_v1_dot_audit__service__pb2.ExportTransfersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reconcile(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/farebridge.v1.AuditService/Reconcile',
+            farebridge_dot_v1_dot_audit__service__pb2.ReconcileRequest.SerializeToString,
+            farebridge_dot_v1_dot_audit__service__pb2.ReconcileResponse.FromString,
             options,
             channel_credentials,
             insecure,

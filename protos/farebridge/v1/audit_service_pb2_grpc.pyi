@@ -47,6 +47,10 @@ class AuditServiceStub:
     """Proof that the tree of old_size is a prefix of the tree of new_size."""
     ExportTransfers: _grpc.UnaryStreamMultiCallable[_audit_service_pb2.ExportTransfersRequest, _audit_service_pb2.ExportTransfersResponse]
     """The logged transfers in log order, with their canonical leaf bytes."""
+    Reconcile: _grpc.StreamUnaryMultiCallable[_audit_service_pb2.ReconcileRequest, _audit_service_pb2.ReconcileResponse]
+    """Matches operators' reader logs, streamed in chunks, with the central
+    record; answers every kind of disagreement with counts and examples.
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -67,6 +71,10 @@ class AuditServiceAsyncStub(AuditServiceStub):
     """Proof that the tree of old_size is a prefix of the tree of new_size."""
     ExportTransfers: _aio.UnaryStreamMultiCallable[_audit_service_pb2.ExportTransfersRequest, _audit_service_pb2.ExportTransfersResponse]  # type: ignore[assignment]
     """The logged transfers in log order, with their canonical leaf bytes."""
+    Reconcile: _aio.StreamUnaryMultiCallable[_audit_service_pb2.ReconcileRequest, _audit_service_pb2.ReconcileResponse]  # type: ignore[assignment]
+    """Matches operators' reader logs, streamed in chunks, with the central
+    record; answers every kind of disagreement with counts and examples.
+    """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """AuditService lets auditors check the ledger from the outside. It is
@@ -114,5 +122,15 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_audit_service_pb2.ExportTransfersResponse], _abc.AsyncIterator[_audit_service_pb2.ExportTransfersResponse]]:
         """The logged transfers in log order, with their canonical leaf bytes."""
+
+    @_abc_1.abstractmethod
+    def Reconcile(
+        self,
+        request_iterator: _MaybeAsyncIterator[_audit_service_pb2.ReconcileRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.ReconcileResponse, _abc.Awaitable[_audit_service_pb2.ReconcileResponse]]:
+        """Matches operators' reader logs, streamed in chunks, with the central
+        record; answers every kind of disagreement with counts and examples.
+        """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
