@@ -91,25 +91,25 @@ def _optional_int(text: str, line: int, name: str) -> int | None:
 
 
 def _row(values: list[str], line: int) -> ReaderLogRow:
+    """One line; positional on purpose (a million lines is a normal audit)."""
     if len(values) != len(COLUMNS):
         raise ReaderLogError(line, f"{len(values)} fields; a reader log line has {len(COLUMNS)}")
-    fields = dict(zip(COLUMNS, values, strict=True))
+    tap_id, device, sequence, at, token, direction, state, reason, counter, debit = values
     try:
-        tapped_at = datetime.fromisoformat(fields["tapped_at"])
-        sequence = int(fields["device_sequence"])
+        tapped_at = datetime.fromisoformat(at)
+        number = int(sequence)
     except ValueError as error:
         raise ReaderLogError(line, str(error)) from None
     if tapped_at.tzinfo is None:
         raise ReaderLogError(line, "tapped_at needs a UTC offset")
-    if fields["direction"] not in ("on", "off"):
-        raise ReaderLogError(line, f"direction must be on or off, not {fields['direction']!r}")
-    if fields["state"] not in STATES:
+    if direction not in ("on", "off"):
+        raise ReaderLogError(line, f"direction must be on or off, not {direction!r}")
+    if state not in STATES:
         raise ReaderLogError(line, f"state must be one of {sorted(STATES)}")
     return ReaderLogRow(
-        fields["tap_id"], fields["device_id"], sequence, tapped_at, fields["medium_token"],
-        fields["direction"], fields["state"], fields["reject_reason"],
-        _optional_int(fields["card_counter"], line, "card_counter"),
-        _optional_int(fields["card_debit_minor"], line, "card_debit_minor"),
+        tap_id, device, number, tapped_at, token, direction, state, reason,
+        _optional_int(counter, line, "card_counter") if counter else None,
+        _optional_int(debit, line, "card_debit_minor") if debit else None,
     )  # fmt: skip
 
 
