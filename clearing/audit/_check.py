@@ -105,7 +105,8 @@ def _log(session: Session, verifier_key: str) -> list[str]:
 
 
 def _positions(session: Session) -> list[str]:
-    """Each closed cycle's stored positions equal what its transfers say."""
+    """Each closed cycle's stored positions equal what its transfers (other
+    than the settlement instructions that square them) say."""
     recomputed: dict[tuple[int, str, str], int] = defaultdict(int)
     for side, sign in (("credit", 1), ("debit", -1)):
         account = getattr(LedgerTransferRow, f"{side}_account_id")
@@ -116,7 +117,12 @@ def _positions(session: Session) -> list[str]:
             )
             .join(LedgerTransferRow, LedgerTransferRow.transfer_id == CycleTransferRow.transfer_id)
             .join(LedgerAccountRow, LedgerAccountRow.account_id == account)
-            .where(LedgerTransferRow.flags.op("&")(_NOT_POSTED) == 0)
+            .where(
+                LedgerTransferRow.flags.op("&")(_NOT_POSTED) == 0,
+                # Settlement instructions close a cycle's positions; the stored
+                # positions are what they settled.
+                LedgerTransferRow.code != "settlement",
+            )
         )  # fmt: skip
         for cycle, participant, currency, amount in session.execute(query):
             recomputed[(cycle, participant, currency)] += sign * int(amount)

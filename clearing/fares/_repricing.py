@@ -19,7 +19,16 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from clearing.fares.period import PeriodCharges, RiderTap, Tariff, price_period, service_day
-from clearing.ledger import AccountCode, AccountRef, Posting, post_or_raise, transfer_id_for
+from clearing.ledger import AccountCode, AccountRef, Posting, transfer_id_for
+from clearing.settlement import (
+    FxRate,
+    FxRates,
+    bridge,
+    clearing_house_id,
+    convert,
+    post_chains,
+    rates_in_force,
+)
 from clearing.storage._bulk import insert_missing
 from clearing.storage.models import (
     DeviceRow,
@@ -70,6 +79,7 @@ class _Context(NamedTuple):
     issuers: Mapping[str, ParticipantId]
     currencies: Mapping[ParticipantId, Currency]
     categories: Mapping[str, str]
+    rates: FxRates
 
 
 class TariffPricer:
@@ -84,10 +94,12 @@ class TariffPricer:
             return
         context = self._load(session, periods)
         planned: list[tuple[str, str, Posting]] = []
+        chains: list[list[Posting]] = []
         for token, period in sorted(periods):
             changes = self._period_postings(session, context, token, period, now)
-            planned += [(token, period.name, posting) for posting in changes]
-        post_or_raise(session, [posting for _, _, posting in planned], now)
+            planned += [(token, period.name, posting) for posting, _ in changes]
+            chains += [chain for _, chain in changes]
+        post_chains(session, chains, now)
         _record_postings(session, planned, now)
 
     def settle(self, session: Session, now: datetime) -> int:
@@ -131,19 +143,28 @@ class TariffPricer:
                 )
         issuers, currencies = _payers(session, tokens)
         return _Context(
-            taps, _posted(session, wanted), issuers, currencies, _categories(session, tokens)
-        )
+            taps, _posted(session, wanted), issuers, currencies, _categories(session, tokens),
+            rates_in_force(session),
+        )  # fmt: skip
 
     def _period_postings(
         self, session: Session, context: _Context, token: str, period: Period, now: datetime
-    ) -> list[Posting]:
+    ) -> list[tuple[Posting, list[Posting]]]:
+        """Per change: the posting in the fare's currency (what the period
+        records) and the chain that carries it (through FX when the rider's
+        funds are in another currency)."""
         key = (token, period.name)
         taps = context.taps.get(key, [])
         issuer = context.issuers.get(token)
         currency = self.tariff.currency
-        if issuer is None or context.currencies[issuer] != currency:
+        funds = context.currencies[issuer] if issuer is not None else currency
+        rate = context.rates.get((currency, funds)) if funds != currency else None
+        if issuer is None or (funds != currency and rate is None):
             reason = "unknown_medium" if issuer is None else "currency_mismatch"
-            _unpriced(session, [t.tap_id for t in taps], reason, f"{token}: {reason}")
+            detail = f"{token}: {reason}"
+            if issuer is not None:
+                detail += f" (fares in {currency}, funds in {funds}; no FX rate is published)"
+            _unpriced(session, [t.tap_id for t in taps], reason, detail)
             return []
         charges = price_period(taps, self.tariff, context.categories.get(token), now)
         _record_charges(session, charges)
@@ -155,6 +176,7 @@ class TariffPricer:
             for share in charge.shares
         }
         posted = context.posted.get(key, {})
+        house = clearing_house_id(session) if rate is not None else ""
         postings = []
         for charge_id, operator in sorted(desired.keys() | posted.keys()):
             before, after = (
@@ -162,19 +184,28 @@ class TariffPricer:
                 desired.get((charge_id, operator), 0),
             )
             if after != before:
-                postings.append(
-                    _posting(
-                        token,
-                        issuer,
-                        operator,
-                        period=period.name,
-                        charge_id=charge_id,
-                        before=before,
-                        after=after,
-                        currency=currency,
-                    )
-                )
+                posting = _posting(
+                    token, issuer, operator, period=period.name, charge_id=charge_id,
+                    before=before, after=after, currency=currency,
+                )  # fmt: skip
+                postings.append((posting, _carried(posting, funds, rate, house)))
         return postings
+
+
+def _carried(posting: Posting, funds: Currency, rate: FxRate | None, house: str) -> list[Posting]:
+    """The chain that moves ``posting``: itself, or, for funds in another
+    currency, the FX pair at the rate in force."""
+    if rate is None:
+        return [posting]
+    moved = posting._replace(
+        debit=posting.debit._replace(currency=funds)
+        if posting.debit.code is AccountCode.RIDER_FUNDS
+        else posting.debit,
+        credit=posting.credit._replace(currency=funds)
+        if posting.credit.code is AccountCode.RIDER_FUNDS
+        else posting.credit,
+    )
+    return bridge(moved, convert(posting.amount, rate), house)
 
 
 def _posting(

@@ -15,11 +15,19 @@ from sqlalchemy.orm import Session
 
 from clearing import registry
 from clearing.errors import FarebridgeError, InvalidRequestError, NotFoundError
-from clearing.fares import Charge, PricingContext, Unpriced, load_flat_fares, price_flat
+from clearing.fares import (
+    Charge,
+    PricingContext,
+    Unpriced,
+    UnpricedReason,
+    load_flat_fares,
+    price_flat,
+)
 from clearing.fares._repricing import TariffPricer
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 from clearing.ingest._proofs import check_proofs
 from clearing.ledger import AccountCode, AccountRef, Posting, post_or_raise, transfer_id_for
+from clearing.settlement import bridge, clearing_house_id, convert, post_chains, rates_in_force
 from clearing.storage import Database
 from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
 from clearing.values import Device, Direction, ParticipantId, Tap
@@ -327,8 +335,10 @@ class Ingestor:
             issuer_currencies=currencies,
         )
         priced = price_flat(taps, context)
+        chains, priced = _convert_currencies(session, taps, context, priced)
         charges = [p for p in priced if isinstance(p, Charge) and p.amount.minor_units > 0]
         post_or_raise(session, [_fare_posting(charge) for charge in charges], now)
+        post_chains(session, chains, now)
         unpriced = [p for p in priced if isinstance(p, Unpriced)]
         if unpriced:
             session.execute(
@@ -338,6 +348,46 @@ class Ingestor:
                     for u in unpriced
                 ],
             )
+
+
+def _convert_currencies(
+    session: Session,
+    taps: Sequence[Tap],
+    context: PricingContext,
+    priced: Sequence[Charge | Unpriced],
+) -> tuple[list[list[Posting]], list[Charge | Unpriced]]:
+    """Charges the fare of each tap whose rider's funds are in another
+    currency at the rate in force, as a linked chain through the clearing
+    house's FX accounts; with no rate published, the tap stays unpriced."""
+    mismatched = {
+        p.tap_id for p in priced
+        if isinstance(p, Unpriced) and p.reason is UnpricedReason.CURRENCY_MISMATCH
+    }  # fmt: skip
+    if not mismatched:
+        return [], list(priced)
+    rates, house = rates_in_force(session), clearing_house_id(session)
+    by_id = {tap.tap_id: tap for tap in taps}
+    chains: list[list[Posting]] = []
+    result: list[Charge | Unpriced] = []
+    for item in priced:
+        if item.tap_id not in mismatched or not isinstance(item, Unpriced):
+            result.append(item)
+            continue
+        tap = by_id[item.tap_id]
+        fare = context.fares[(tap.operator_id, context.device_modes[tap.device_id])]
+        issuer = context.media_issuers[tap.medium_token]
+        funds = context.issuer_currencies[issuer]
+        rate = rates.get((fare.currency, funds))
+        if rate is None:
+            detail = f"{item.detail}; no FX rate {fare.currency}→{funds} is published"
+            result.append(item._replace(detail=detail))
+            continue
+        charge = Charge(tap.tap_id, tap.operator_id, issuer, tap.medium_token, fare)
+        if fare.minor_units > 0:
+            posting = _fare_posting(charge)
+            rider = posting.debit._replace(currency=funds)
+            chains.append(bridge(posting._replace(debit=rider), convert(fare, rate), house))
+    return chains, result
 
 
 def _classify(tap: Tap, stored: dict[str, bytes], fresh: dict[str, Tap]) -> TapOutcome:

@@ -24,6 +24,23 @@ class AccountCode(StrEnum):
     """Money a wallet provider received from its riders (in its app, at a
     ticket machine) and credited to their funds: the provider's side of every
     top-up. Its debit balance is what the provider holds for its riders."""
+    AGENT_CASH = "agent_cash"
+    """Cash an operator's ticket machines took to top up other issuers'
+    riders: the operator holds it and owes it to the issuer."""
+    FX = "fx"
+    """The clearing house's foreign-exchange position in one currency: a
+    cross-currency fare enters it in the rider's currency and leaves it in
+    the operator's, so each currency balances on its own."""
+    CLEARING_FEES = "clearing_fees"
+    """Clearing fees a participant was charged (or refunded)."""
+    FEE_REVENUE = "fee_revenue"
+    """The clearing house's earned clearing fees."""
+    SETTLEMENT = "settlement"
+    """A participant's settlement with the clearing house: credited with what
+    it pays in, debited with what it is paid out."""
+    SETTLEMENT_POOL = "settlement_pool"
+    """The clearing house's settlement account every pay-in enters and every
+    pay-out leaves; it nets to zero in each cycle and currency."""
 
 
 class AccountRef(NamedTuple):

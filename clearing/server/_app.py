@@ -24,6 +24,7 @@ from clearing.server._auth import AuthInterceptor, ParticipantDirectory
 from clearing.server._errors import ErrorInterceptor
 from clearing.server._services import ClearingServicer, ReaderServicer, RegistryServicer
 from clearing.server._wallets import ReaderLists, WalletServicer
+from clearing.settlement import CycleSchedule, SettlementDesk
 from clearing.storage import Database
 from clearing.values import Participant, Role
 from farebridge.v1 import (
@@ -69,6 +70,8 @@ class ServerSettings:
     tariff_dir: a tariff (GTFS-Fares v2 feed plus farebridge.toml) to price
         capping periods with; without one, flat fares per operator and mode.
     currency: the clearing house's settlement currency.
+    cycle_schedule: scheduled cut-offs; a close that names no cut-off ends
+        at the latest one. Without a schedule, a cycle ends when closed.
     """
 
     database_url: str
@@ -78,6 +81,7 @@ class ServerSettings:
     currency: str = "SGD"
     max_workers: int = 16
     tariff_dir: Path | None = None
+    cycle_schedule: CycleSchedule | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
@@ -143,8 +147,13 @@ def start_server(settings: ServerSettings) -> RunningServer:
         RegistryServicer(database, directory, settings.clock), server
     )
     clearing_service_pb2_grpc.add_ClearingServiceServicer_to_server(
-        ClearingServicer(database, directory, ledger_log, settings.clock, ingestor), server
-    )
+        ClearingServicer(
+            database, directory, ledger_log, settings.clock, ingestor,
+            desk=SettlementDesk(database, ledger_log, signing_key, settings.clock),
+            schedule=settings.cycle_schedule,
+        ),
+        server,
+    )  # fmt: skip
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(database, ledger_log, settings.clock), server
     )

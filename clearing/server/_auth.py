@@ -41,6 +41,11 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = {
     "/farebridge.v1.ClearingService/SetFlatFare": frozenset({Role.CLEARING_HOUSE}),
     "/farebridge.v1.ClearingService/CloseCycle": frozenset({Role.CLEARING_HOUSE}),
     "/farebridge.v1.ClearingService/GetPositions": ANY_ROLE,
+    # The signed multilateral result is the evidence every member checks.
+    "/farebridge.v1.ClearingService/GetSettlementReport": ANY_ROLE,
+    "/farebridge.v1.ClearingService/PublishFxRates": frozenset({Role.CLEARING_HOUSE}),
+    "/farebridge.v1.ClearingService/SetFeeSchedule": frozenset({Role.CLEARING_HOUSE}),
+    "/farebridge.v1.ClearingService/RecordAgentTopUp": frozenset({Role.OPERATOR}),
     # Tree heads and proofs are public to every participant: that is what
     # makes them evidence. The full export is for auditors and the house.
     "/farebridge.v1.AuditService/GetCheckpoint": ANY_ROLE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
@@ -204,12 +204,19 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
         log: LedgerLog,
         clock: Callable[[], datetime],
         ingestor: Ingestor,
+        *,
+        desk: settlement.SettlementDesk,
+        schedule: settlement.CycleSchedule | None = None,
     ) -> None:
+        """``schedule`` decides a close's cut-off when the request names none;
+        without one, a cycle ends when it is closed."""
         self._database = database
         self._directory = directory
         self._log = log
         self._clock = clock
         self._ingestor = ingestor
+        self._desk = desk
+        self._schedule = schedule
 
     def SetFlatFare(
         self, request: clearing_service_pb2.SetFlatFareRequest, context: grpc.ServicerContext
@@ -231,11 +238,14 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
                 "close_id is required: it makes a retried close harmless",
                 error_info("CLOSE_ID_REQUIRED"),
             )
+        cut_off = None
+        if request.HasField("cut_off"):
+            cut_off = request.cut_off.ToDatetime(tzinfo=UTC)
+        elif self._schedule is not None:
+            cut_off = self._schedule.latest_cut_off(self._clock())
         self._ingestor.settle_open_journeys()
-        with self._database.transaction() as session:
-            summary = settlement.close_cycle(session, request.close_id, self._clock())
-        head = self._log.checkpoint(self._clock())
-        cycle = convert.cycle_to_proto(summary, None)
+        summary, head, _ = self._desk.close(request.close_id, cut_off)
+        cycle = _cycle(summary, None)
         cycle.checkpoint.CopyFrom(checkpoint_to_proto(head))
         return clearing_service_pb2.CloseCycleResponse(cycle=cycle)
 
@@ -247,6 +257,82 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
             summary = settlement.cycle_summary(session, request.cycle_number or None)
         sees_all = who.role in (Role.CLEARING_HOUSE, Role.AUDITOR)
         visible_to = None if sees_all else who.participant_id
-        return clearing_service_pb2.GetPositionsResponse(
-            cycle=convert.cycle_to_proto(summary, visible_to)
-        )
+        return clearing_service_pb2.GetPositionsResponse(cycle=_cycle(summary, visible_to))
+
+    def GetSettlementReport(
+        self,
+        request: clearing_service_pb2.GetSettlementReportRequest,
+        context: grpc.ServicerContext,
+    ) -> clearing_service_pb2.GetSettlementReportResponse:
+        signed = self._desk.report(request.cycle_number or None)
+        return clearing_service_pb2.GetSettlementReportResponse(report=signed)
+
+    def PublishFxRates(
+        self, request: clearing_service_pb2.PublishFxRatesRequest, context: grpc.ServicerContext
+    ) -> clearing_service_pb2.PublishFxRatesResponse:
+        wanted = [
+            settlement.FxRate(r.from_currency, r.to_currency, settlement.parse_rate(r.rate))
+            for r in request.rates
+        ]
+        with self._database.transaction() as session:
+            published = settlement.publish_rates(session, wanted, self._clock())
+            cycle = settlement.open_cycle_number(session)
+        return clearing_service_pb2.PublishFxRatesResponse(
+            cycle_number=cycle,
+            rates=[
+                clearing_service_pb2.FxRate(
+                    from_currency=r.from_currency, to_currency=r.to_currency,
+                    rate=str(r.rate), cycle_number=r.cycle_number,
+                )
+                for r in published
+            ],
+        )  # fmt: skip
+
+    def SetFeeSchedule(
+        self, request: clearing_service_pb2.SetFeeScheduleRequest, context: grpc.ServicerContext
+    ) -> clearing_service_pb2.SetFeeScheduleResponse:
+        message = request.schedule
+        schedule = settlement.FeeSchedule(
+            message.participant_id, message.currency, message.basis_points,
+            message.per_transaction_minor,
+        )  # fmt: skip
+        with self._database.transaction() as session:
+            settlement.set_fee_schedule(session, schedule, self._clock())
+        return clearing_service_pb2.SetFeeScheduleResponse(schedule=message)
+
+    def RecordAgentTopUp(
+        self,
+        request: clearing_service_pb2.RecordAgentTopUpRequest,
+        context: grpc.ServicerContext,
+    ) -> clearing_service_pb2.RecordAgentTopUpResponse:
+        who = caller(context, self._directory)
+        message = request.top_up
+        if message.operator_id not in ("", who.participant_id):
+            raise ForbiddenError("an operator records only its own ticket machines' top-ups")
+        wanted = settlement.AgentTopUp(
+            who.participant_id, message.top_up_id, message.medium_token,
+            Money(message.amount.minor_units, message.amount.currency),
+        )  # fmt: skip
+        with self._database.transaction() as session:
+            stored = settlement.record_agent_top_up(session, wanted, self._clock())
+        answer = clearing_service_pb2.AgentTopUp(
+            top_up_id=stored.top_up_id, medium_token=stored.medium_token,
+            operator_id=stored.operator_id, issuer_id=stored.issuer_id,
+        )  # fmt: skip
+        answer.amount.minor_units = stored.amount.minor_units
+        answer.amount.currency = stored.amount.currency
+        return clearing_service_pb2.RecordAgentTopUpResponse(top_up=answer)
+
+
+def _cycle(summary: settlement.CycleSummary, visible_to: str | None) -> clearing_service_pb2.Cycle:
+    """A cycle with its cut-off, fees and instructions; ``visible_to`` limits
+    every list to one participant's rows."""
+    cycle = convert.cycle_to_proto(summary, visible_to)
+    if summary.cut_off is not None:
+        cycle.cut_off.FromDatetime(summary.cut_off)
+    extra = settlement.cycle_messages(summary)
+    cycle.fees.extend(f for f in extra["fees"] if visible_to in (None, f.participant_id))
+    cycle.instructions.extend(
+        i for i in extra["instructions"] if visible_to in (None, i.participant_id)
+    )
+    return cycle

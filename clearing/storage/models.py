@@ -480,3 +480,130 @@ class RideCodeUseRow(Base):
     serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     counter: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     tap_id: Mapped[str] = mapped_column(ForeignKey("taps.tap_id"), unique=True)
+
+
+class CycleCutOffRow(Base):
+    """When a closed cycle ends: it cleared the transfers committed up to
+    ``cut_off`` (and not cleared before), plus its own fee and settlement
+    transfers. ``settlement_count`` counts the latter."""
+
+    __tablename__ = "cycle_cut_offs"
+
+    cycle_number: Mapped[int] = mapped_column(
+        ForeignKey("clearing_cycles.cycle_number"), primary_key=True
+    )
+    cut_off: Mapped[datetime] = mapped_column(UTCDateTime())
+    settlement_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class FxRateRow(Base):
+    """A rate the clearing house published for one cycle: one major unit of
+    ``from_currency`` is worth ``rate`` (an exact decimal text) major units of
+    ``to_currency``. It stays in force until a later cycle publishes another."""
+
+    __tablename__ = "fx_rates"
+
+    cycle_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    from_currency: Mapped[str] = mapped_column(CURRENCY, primary_key=True)
+    to_currency: Mapped[str] = mapped_column(CURRENCY, primary_key=True)
+    rate: Mapped[str] = mapped_column(String(40))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeeScheduleRow(Base):
+    """What the clearing house charges one participant per cycle in one
+    currency: basis points of its gross fares plus a fee per fare transfer."""
+
+    __tablename__ = "fee_schedules"
+    __table_args__ = (
+        CheckConstraint("basis_points >= 0", name="basis_points_not_negative"),
+        CheckConstraint("per_transaction_minor >= 0", name="per_transaction_not_negative"),
+    )
+
+    participant_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(CURRENCY, primary_key=True)
+    basis_points: Mapped[int] = mapped_column(Integer)
+    per_transaction_minor: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CycleFeeRow(Base):
+    """The clearing fee one participant was charged in one cycle and currency
+    (``amount`` negative for a refund), with the basis it was computed from."""
+
+    __tablename__ = "cycle_fees"
+
+    cycle_number: Mapped[int] = mapped_column(
+        ForeignKey("clearing_cycles.cycle_number"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(CURRENCY, primary_key=True)
+    gross_fares: Mapped[int] = mapped_column(BigInteger)
+    fare_count: Mapped[int] = mapped_column(BigInteger)
+    basis_points: Mapped[int] = mapped_column(Integer)
+    per_transaction_minor: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+
+
+class CycleInstructionRow(Base):
+    """A settlement instruction of a closed cycle: the participant pays
+    ``amount`` into the clearing house's settlement account, or is paid it."""
+
+    __tablename__ = "cycle_instructions"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("direction IN ('pay_in', 'pay_out')", name="known_direction"),
+    )
+
+    cycle_number: Mapped[int] = mapped_column(
+        ForeignKey("clearing_cycles.cycle_number"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(CURRENCY, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transfers.transfer_id"), unique=True
+    )
+
+
+class AgentTopUpRow(Base):
+    """Cash an operator's ticket machine took to top up an issuer's rider,
+    under the operator's idempotency key, with the transfer it posted."""
+
+    __tablename__ = "agent_top_ups"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    operator_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    top_up_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    medium_token: Mapped[str] = mapped_column(ForeignKey("media.medium_token"))
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("participants.participant_id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transfers.transfer_id"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CycleReportRow(Base):
+    """A cycle's signed settlement report: the exact serialized bytes that
+    were signed, and the clearing house's Ed25519 signature over them."""
+
+    __tablename__ = "cycle_reports"
+
+    cycle_number: Mapped[int] = mapped_column(
+        ForeignKey("clearing_cycles.cycle_number"), primary_key=True
+    )
+    report: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

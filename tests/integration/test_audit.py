@@ -37,6 +37,11 @@ def audit_stub(world: World, participant: str = AUDITOR) -> audit_service_pb2_gr
     return audit_service_pb2_grpc.AuditServiceStub(world.channel(participant))
 
 
+# Five fares of one issuer to one operator, then the close's two settlement
+# transfers (the issuer pays in, the operator is paid out): seven leaves.
+LEAVES_PER_CLOSE = 7
+
+
 def ride_and_close(world: World, prefix: str, close_id: str) -> clearing_service_pb2.Cycle:
     gate = RawDevice(f"{prefix}-gate")
     register_device(world, gate.device_id, gate.public_key, METRO, 1)
@@ -58,10 +63,10 @@ def cli_connection(world: World) -> list[str]:
 def test_every_cycle_close_signs_a_checkpoint_over_its_transfers(world: World) -> None:
     cycle = ride_and_close(world, "a", "day-1")
     answer = audit_stub(world).GetCheckpoint(Audit.GetCheckpointRequest())
-    assert cycle.checkpoint.tree_size == 5
+    assert cycle.checkpoint.tree_size == LEAVES_PER_CLOSE
     assert answer.checkpoint.root_hash == cycle.checkpoint.root_hash
     signed = notes.open_checkpoint(answer.checkpoint.signed_note, [answer.verifier_key])
-    assert (signed.tree_size, signed.root_hash) == (5, cycle.checkpoint.root_hash)
+    assert (signed.tree_size, signed.root_hash) == (LEAVES_PER_CLOSE, cycle.checkpoint.root_hash)
     assert signed.origin == "farebridge/clearing-house/ledger"
 
 
@@ -94,16 +99,20 @@ def test_later_checkpoints_are_consistent_with_earlier_ones(world: World) -> Non
     proof = audit_stub(world).GetConsistencyProof(
         Audit.GetConsistencyProofRequest(old_size=first.checkpoint.tree_size)
     )
-    assert (proof.old_size, proof.new_size) == (5, 10)
+    assert (proof.old_size, proof.new_size) == (LEAVES_PER_CLOSE, 2 * LEAVES_PER_CLOSE)
     verify_consistency(
-        5, 10, first.checkpoint.root_hash, second.checkpoint.root_hash, list(proof.proof)
+        LEAVES_PER_CLOSE,
+        2 * LEAVES_PER_CLOSE,
+        first.checkpoint.root_hash,
+        second.checkpoint.root_hash,
+        list(proof.proof),
     )
 
 
 def test_tree_heads_are_public_but_the_full_export_is_for_auditors(world: World) -> None:
     ride_and_close(world, "a", "day-1")
     stub = audit_stub(world, BUS)
-    assert stub.GetCheckpoint(Audit.GetCheckpointRequest()).checkpoint.tree_size == 5
+    assert stub.GetCheckpoint(Audit.GetCheckpointRequest()).checkpoint.tree_size == LEAVES_PER_CLOSE
     with pytest.raises(grpc.RpcError) as caught:
         list(stub.ExportTransfers(Audit.ExportTransfersRequest()))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -125,7 +134,7 @@ def test_audit_verify_passes_on_an_honest_ledger(world: World) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True
-    assert report["leaves"] == 10
+    assert report["leaves"] == 2 * LEAVES_PER_CLOSE
     assert report["checkpoints"] == 2
 
 

@@ -62,7 +62,8 @@ def revenue(world: World, operator: str = OPERATOR) -> int:
     try:
         with database.transaction() as session:
             account = select(LedgerAccountRow.account_id).where(
-                LedgerAccountRow.participant_id == operator
+                LedgerAccountRow.participant_id == operator,
+                LedgerAccountRow.code == "fare_revenue",  # not the close's settlement
             )
             credited = session.scalar(
                 select(func.coalesce(func.sum(LedgerTransferRow.amount), 0)).where(

@@ -265,6 +265,8 @@ def ledger_of(database: Database) -> list[tuple[str, int, str, str, str]]:
             )
             .join(debit, debit.account_id == LedgerTransferRow.debit_account_id)
             .join(credit, credit.account_id == LedgerTransferRow.credit_account_id)
+            # A close posts settlement instructions; this history is about fares.
+            .where(LedgerTransferRow.code != "settlement")
         )
         return sorted(
             (ref, int(amount), cur, payer, payee) for ref, amount, cur, payer, payee in rows

@@ -27,13 +27,15 @@ from farebridge.v1 import common_pb2 as farebridge_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$farebridge/v1/clearing_service.proto\x12\rfarebridge.v1\x1a!farebridge/v1/audit_service.proto\x1a\x1a\x66\x61rebridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\x08\x46latFare\x12\x13\n\x0boperator_id\x18\x01 \x01(\t\x12(\n\x04mode\x18\x02 \x01(\x0e\x32\x1a.farebridge.v1.TransitMode\x12\"\n\x04\x66\x61re\x18\x03 \x01(\x0b\x32\x14.farebridge.v1.Money\"@\n\x12SetFlatFareRequest\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"A\n\x13SetFlatFareResponse\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"l\n\x08Position\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0cgross_credit\x18\x03 \x01(\x03\x12\x13\n\x0bgross_debit\x18\x04 \x01(\x03\x12\x0b\n\x03net\x18\x05 \x01(\x03\"\xbf\x01\n\x05\x43ycle\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\x12-\n\tclosed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransfer_count\x18\x03 \x01(\x04\x12*\n\tpositions\x18\x04 \x03(\x0b\x32\x17.farebridge.v1.Position\x12-\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x19.farebridge.v1.Checkpoint\"%\n\x11\x43loseCycleRequest\x12\x10\n\x08\x63lose_id\x18\x01 \x01(\t\"9\n\x12\x43loseCycleResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle\"+\n\x13GetPositionsRequest\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\";\n\x14GetPositionsResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle2\x93\x02\n\x0f\x43learingService\x12T\n\x0bSetFlatFare\x12!.farebridge.v1.SetFlatFareRequest\x1a\".farebridge.v1.SetFlatFareResponse\x12Q\n\nCloseCycle\x12 .farebridge.v1.CloseCycleRequest\x1a!.farebridge.v1.CloseCycleResponse\x12W\n\x0cGetPositions\x12\".farebridge.v1.GetPositionsRequest\x1a#.farebridge.v1.GetPositionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$farebridge/v1/clearing_service.proto\x12\rfarebridge.v1\x1a!farebridge/v1/audit_service.proto\x1a\x1a\x66\x61rebridge/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\x08\x46latFare\x12\x13\n\x0boperator_id\x18\x01 \x01(\t\x12(\n\x04mode\x18\x02 \x01(\x0e\x32\x1a.farebridge.v1.TransitMode\x12\"\n\x04\x66\x61re\x18\x03 \x01(\x0b\x32\x14.farebridge.v1.Money\"@\n\x12SetFlatFareRequest\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"A\n\x13SetFlatFareResponse\x12*\n\tflat_fare\x18\x01 \x01(\x0b\x32\x17.farebridge.v1.FlatFare\"l\n\x08Position\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0cgross_credit\x18\x03 \x01(\x03\x12\x13\n\x0bgross_debit\x18\x04 \x01(\x03\x12\x0b\n\x03net\x18\x05 \x01(\x03\"\xca\x02\n\x05\x43ycle\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\x12-\n\tclosed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransfer_count\x18\x03 \x01(\x04\x12*\n\tpositions\x18\x04 \x03(\x0b\x32\x17.farebridge.v1.Position\x12-\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x19.farebridge.v1.Checkpoint\x12+\n\x07\x63ut_off\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x04\x66\x65\x65s\x18\x07 \x03(\x0b\x32\x12.farebridge.v1.Fee\x12:\n\x0cinstructions\x18\x08 \x03(\x0b\x32$.farebridge.v1.SettlementInstruction\"R\n\x11\x43loseCycleRequest\x12\x10\n\x08\x63lose_id\x18\x01 \x01(\t\x12+\n\x07\x63ut_off\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x12\x43loseCycleResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle\"+\n\x13GetPositionsRequest\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\";\n\x14GetPositionsResponse\x12#\n\x05\x63ycle\x18\x01 \x01(\x0b\x32\x14.farebridge.v1.Cycle\"X\n\x06\x46xRate\x12\x15\n\rfrom_currency\x18\x01 \x01(\t\x12\x13\n\x0bto_currency\x18\x02 \x01(\t\x12\x0c\n\x04rate\x18\x03 \x01(\t\x12\x14\n\x0c\x63ycle_number\x18\x04 \x01(\x04\"=\n\x15PublishFxRatesRequest\x12$\n\x05rates\x18\x01 \x03(\x0b\x32\x15.farebridge.v1.FxRate\"T\n\x16PublishFxRatesResponse\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\x12$\n\x05rates\x18\x02 \x03(\x0b\x32\x15.farebridge.v1.FxRate\"l\n\x0b\x46\x65\x65Schedule\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0c\x62\x61sis_points\x18\x03 \x01(\r\x12\x1d\n\x15per_transaction_minor\x18\x04 \x01(\x03\"E\n\x15SetFeeScheduleRequest\x12,\n\x08schedule\x18\x01 \x01(\x0b\x32\x1a.farebridge.v1.FeeSchedule\"F\n\x16SetFeeScheduleResponse\x12,\n\x08schedule\x18\x01 \x01(\x0b\x32\x1a.farebridge.v1.FeeSchedule\"\x9d\x01\n\x03\x46\x65\x65\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x13\n\x0bgross_fares\x18\x03 \x01(\x03\x12\x12\n\nfare_count\x18\x04 \x01(\x04\x12\x14\n\x0c\x62\x61sis_points\x18\x05 \x01(\r\x12\x1d\n\x15per_transaction_minor\x18\x06 \x01(\x03\x12\x0e\n\x06\x61mount\x18\x07 \x01(\x03\"\x88\x01\n\x15SettlementInstruction\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x35\n\tdirection\x18\x03 \x01(\x0e\x32\".farebridge.v1.SettlementDirection\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\"\x83\x01\n\nAgentTopUp\x12\x11\n\ttop_up_id\x18\x01 \x01(\t\x12\x14\n\x0cmedium_token\x18\x02 \x01(\t\x12$\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x14.farebridge.v1.Money\x12\x13\n\x0boperator_id\x18\x04 \x01(\t\x12\x11\n\tissuer_id\x18\x05 \x01(\t\"D\n\x17RecordAgentTopUpRequest\x12)\n\x06top_up\x18\x01 \x01(\x0b\x32\x19.farebridge.v1.AgentTopUp\"E\n\x18RecordAgentTopUpResponse\x12)\n\x06top_up\x18\x01 \x01(\x0b\x32\x19.farebridge.v1.AgentTopUp\"\xab\x03\n\x10SettlementReport\x12\x19\n\x11\x63learing_house_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ycle_number\x18\x02 \x01(\x04\x12\x10\n\x08\x63lose_id\x18\x03 \x01(\t\x12-\n\tclosed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x63ut_off\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransfer_count\x18\x06 \x01(\x04\x12*\n\tpositions\x18\x07 \x03(\x0b\x32\x17.farebridge.v1.Position\x12 \n\x04\x66\x65\x65s\x18\x08 \x03(\x0b\x32\x12.farebridge.v1.Fee\x12:\n\x0cinstructions\x18\t \x03(\x0b\x32$.farebridge.v1.SettlementInstruction\x12\'\n\x08\x66x_rates\x18\n \x03(\x0b\x32\x15.farebridge.v1.FxRate\x12-\n\ncheckpoint\x18\x0b \x01(\x0b\x32\x19.farebridge.v1.Checkpoint\"M\n\x16SignedSettlementReport\x12\x0e\n\x06report\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x10\n\x08key_name\x18\x03 \x01(\t\"2\n\x1aGetSettlementReportRequest\x12\x14\n\x0c\x63ycle_number\x18\x01 \x01(\x04\"T\n\x1bGetSettlementReportResponse\x12\x35\n\x06report\x18\x01 \x01(\x0b\x32%.farebridge.v1.SignedSettlementReport*~\n\x13SettlementDirection\x12$\n SETTLEMENT_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSETTLEMENT_DIRECTION_PAY_IN\x10\x01\x12 \n\x1cSETTLEMENT_DIRECTION_PAY_OUT\x10\x02\x32\xa4\x05\n\x0f\x43learingService\x12T\n\x0bSetFlatFare\x12!.farebridge.v1.SetFlatFareRequest\x1a\".farebridge.v1.SetFlatFareResponse\x12Q\n\nCloseCycle\x12 .farebridge.v1.CloseCycleRequest\x1a!.farebridge.v1.CloseCycleResponse\x12W\n\x0cGetPositions\x12\".farebridge.v1.GetPositionsRequest\x1a#.farebridge.v1.GetPositionsResponse\x12l\n\x13GetSettlementReport\x12).farebridge.v1.GetSettlementReportRequest\x1a*.farebridge.v1.GetSettlementReportResponse\x12]\n\x0ePublishFxRates\x12$.farebridge.v1.PublishFxRatesRequest\x1a%.farebridge.v1.PublishFxRatesResponse\x12]\n\x0eSetFeeSchedule\x12$.farebridge.v1.SetFeeScheduleRequest\x1a%.farebridge.v1.SetFeeScheduleResponse\x12\x63\n\x10RecordAgentTopUp\x12&.farebridge.v1.RecordAgentTopUpRequest\x1a\'.farebridge.v1.RecordAgentTopUpResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'farebridge.v1.clearing_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_SETTLEMENTDIRECTION']._serialized_start=2800
+  _globals['_SETTLEMENTDIRECTION']._serialized_end=2926
   _globals['_FLATFARE']._serialized_start=151
   _globals['_FLATFARE']._serialized_end=260
   _globals['_SETFLATFAREREQUEST']._serialized_start=262
@@ -43,15 +45,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POSITION']._serialized_start=395
   _globals['_POSITION']._serialized_end=503
   _globals['_CYCLE']._serialized_start=506
-  _globals['_CYCLE']._serialized_end=697
-  _globals['_CLOSECYCLEREQUEST']._serialized_start=699
-  _globals['_CLOSECYCLEREQUEST']._serialized_end=736
-  _globals['_CLOSECYCLERESPONSE']._serialized_start=738
-  _globals['_CLOSECYCLERESPONSE']._serialized_end=795
-  _globals['_GETPOSITIONSREQUEST']._serialized_start=797
-  _globals['_GETPOSITIONSREQUEST']._serialized_end=840
-  _globals['_GETPOSITIONSRESPONSE']._serialized_start=842
-  _globals['_GETPOSITIONSRESPONSE']._serialized_end=901
-  _globals['_CLEARINGSERVICE']._serialized_start=904
-  _globals['_CLEARINGSERVICE']._serialized_end=1179
+  _globals['_CYCLE']._serialized_end=836
+  _globals['_CLOSECYCLEREQUEST']._serialized_start=838
+  _globals['_CLOSECYCLEREQUEST']._serialized_end=920
+  _globals['_CLOSECYCLERESPONSE']._serialized_start=922
+  _globals['_CLOSECYCLERESPONSE']._serialized_end=979
+  _globals['_GETPOSITIONSREQUEST']._serialized_start=981
+  _globals['_GETPOSITIONSREQUEST']._serialized_end=1024
+  _globals['_GETPOSITIONSRESPONSE']._serialized_start=1026
+  _globals['_GETPOSITIONSRESPONSE']._serialized_end=1085
+  _globals['_FXRATE']._serialized_start=1087
+  _globals['_FXRATE']._serialized_end=1175
+  _globals['_PUBLISHFXRATESREQUEST']._serialized_start=1177
+  _globals['_PUBLISHFXRATESREQUEST']._serialized_end=1238
+  _globals['_PUBLISHFXRATESRESPONSE']._serialized_start=1240
+  _globals['_PUBLISHFXRATESRESPONSE']._serialized_end=1324
+  _globals['_FEESCHEDULE']._serialized_start=1326
+  _globals['_FEESCHEDULE']._serialized_end=1434
+  _globals['_SETFEESCHEDULEREQUEST']._serialized_start=1436
+  _globals['_SETFEESCHEDULEREQUEST']._serialized_end=1505
+  _globals['_SETFEESCHEDULERESPONSE']._serialized_start=1507
+  _globals['_SETFEESCHEDULERESPONSE']._serialized_end=1577
+  _globals['_FEE']._serialized_start=1580
+  _globals['_FEE']._serialized_end=1737
+  _globals['_SETTLEMENTINSTRUCTION']._serialized_start=1740
+  _globals['_SETTLEMENTINSTRUCTION']._serialized_end=1876
+  _globals['_AGENTTOPUP']._serialized_start=1879
+  _globals['_AGENTTOPUP']._serialized_end=2010
+  _globals['_RECORDAGENTTOPUPREQUEST']._serialized_start=2012
+  _globals['_RECORDAGENTTOPUPREQUEST']._serialized_end=2080
+  _globals['_RECORDAGENTTOPUPRESPONSE']._serialized_start=2082
+  _globals['_RECORDAGENTTOPUPRESPONSE']._serialized_end=2151
+  _globals['_SETTLEMENTREPORT']._serialized_start=2154
+  _globals['_SETTLEMENTREPORT']._serialized_end=2581
+  _globals['_SIGNEDSETTLEMENTREPORT']._serialized_start=2583
+  _globals['_SIGNEDSETTLEMENTREPORT']._serialized_end=2660
+  _globals['_GETSETTLEMENTREPORTREQUEST']._serialized_start=2662
+  _globals['_GETSETTLEMENTREPORTREQUEST']._serialized_end=2712
+  _globals['_GETSETTLEMENTREPORTRESPONSE']._serialized_start=2714
+  _globals['_GETSETTLEMENTREPORTRESPONSE']._serialized_end=2798
+  _globals['_CLEARINGSERVICE']._serialized_start=2929
+  _globals['_CLEARINGSERVICE']._serialized_end=3605
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +21,27 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _SettlementDirection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SettlementDirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SettlementDirection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SETTLEMENT_DIRECTION_UNSPECIFIED: _SettlementDirection.ValueType  # 0
+    SETTLEMENT_DIRECTION_PAY_IN: _SettlementDirection.ValueType  # 1
+    """The participant pays into the clearing house's settlement account."""
+    SETTLEMENT_DIRECTION_PAY_OUT: _SettlementDirection.ValueType  # 2
+    """The clearing house's settlement account pays the participant."""
+
+class SettlementDirection(_SettlementDirection, metaclass=_SettlementDirectionEnumTypeWrapper): ...
+
+SETTLEMENT_DIRECTION_UNSPECIFIED: SettlementDirection.ValueType  # 0
+SETTLEMENT_DIRECTION_PAY_IN: SettlementDirection.ValueType  # 1
+"""The participant pays into the clearing house's settlement account."""
+SETTLEMENT_DIRECTION_PAY_OUT: SettlementDirection.ValueType  # 2
+"""The clearing house's settlement account pays the participant."""
+Global___SettlementDirection: _TypeAlias = SettlementDirection  # noqa: Y015
 
 @_typing.final
 class FlatFare(_message.Message):
@@ -136,6 +158,9 @@ class Cycle(_message.Message):
     TRANSFER_COUNT_FIELD_NUMBER: _builtins.int
     POSITIONS_FIELD_NUMBER: _builtins.int
     CHECKPOINT_FIELD_NUMBER: _builtins.int
+    CUT_OFF_FIELD_NUMBER: _builtins.int
+    FEES_FIELD_NUMBER: _builtins.int
+    INSTRUCTIONS_FIELD_NUMBER: _builtins.int
     cycle_number: _builtins.int
     """Cycles are numbered 1, 2, 3... in closing order."""
     transfer_count: _builtins.int
@@ -148,6 +173,14 @@ class Cycle(_message.Message):
     def checkpoint(self) -> _audit_service_pb2.Checkpoint:
         """The ledger's signed tree head made when the cycle closed."""
 
+    @_builtins.property
+    def cut_off(self) -> _timestamp_pb2.Timestamp:
+        """The cycle's end: it cleared the transfers committed by this instant."""
+
+    @_builtins.property
+    def fees(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fee]: ...
+    @_builtins.property
+    def instructions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettlementInstruction]: ...
     def __init__(
         self,
         *,
@@ -156,10 +189,13 @@ class Cycle(_message.Message):
         transfer_count: _builtins.int = ...,
         positions: _abc.Iterable[Global___Position] | None = ...,
         checkpoint: _audit_service_pb2.Checkpoint | None = ...,
+        cut_off: _timestamp_pb2.Timestamp | None = ...,
+        fees: _abc.Iterable[Global___Fee] | None = ...,
+        instructions: _abc.Iterable[Global___SettlementInstruction] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at", "cut_off", b"cut_off"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at", "cycle_number", b"cycle_number", "positions", b"positions", "transfer_count", b"transfer_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at", "cut_off", b"cut_off", "cycle_number", b"cycle_number", "fees", b"fees", "instructions", b"instructions", "positions", b"positions", "transfer_count", b"transfer_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -170,18 +206,27 @@ class CloseCycleRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CLOSE_ID_FIELD_NUMBER: _builtins.int
+    CUT_OFF_FIELD_NUMBER: _builtins.int
     close_id: _builtins.str
     """Client-chosen idempotency key: repeating the call with the same key
     answers the cycle it closed instead of closing another.
     """
+    @_builtins.property
+    def cut_off(self) -> _timestamp_pb2.Timestamp:
+        """The cycle's end. Unset: the server's latest scheduled cut-off, or now
+        when it has no schedule. It must not be in the future and must be
+        after the previous cycle's.
+        """
+
     def __init__(
         self,
         *,
         close_id: _builtins.str = ...,
+        cut_off: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cut_off", b"cut_off"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_id", b"close_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_id", b"close_id", "cut_off", b"cut_off"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -246,3 +291,435 @@ class GetPositionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPositionsResponse: _TypeAlias = GetPositionsResponse  # noqa: Y015
+
+@_typing.final
+class FxRate(_message.Message):
+    """FxRate: one major unit of from_currency is worth `rate` major units of
+    to_currency. A fare in from_currency paid from funds in to_currency is
+    converted with it, rounded half up (away from zero) to a minor unit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_CURRENCY_FIELD_NUMBER: _builtins.int
+    TO_CURRENCY_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    CYCLE_NUMBER_FIELD_NUMBER: _builtins.int
+    from_currency: _builtins.str
+    to_currency: _builtins.str
+    rate: _builtins.str
+    """An exact decimal such as "0.2953"; never a binary floating-point number."""
+    cycle_number: _builtins.int
+    """The cycle it was published for (set by the server)."""
+    def __init__(
+        self,
+        *,
+        from_currency: _builtins.str = ...,
+        to_currency: _builtins.str = ...,
+        rate: _builtins.str = ...,
+        cycle_number: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_number", b"cycle_number", "from_currency", b"from_currency", "rate", b"rate", "to_currency", b"to_currency"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FxRate: _TypeAlias = FxRate  # noqa: Y015
+
+@_typing.final
+class PublishFxRatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___FxRate]: ...
+    def __init__(
+        self,
+        *,
+        rates: _abc.Iterable[Global___FxRate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rates", b"rates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishFxRatesRequest: _TypeAlias = PublishFxRatesRequest  # noqa: Y015
+
+@_typing.final
+class PublishFxRatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_NUMBER_FIELD_NUMBER: _builtins.int
+    RATES_FIELD_NUMBER: _builtins.int
+    cycle_number: _builtins.int
+    """The open cycle the rates were published for."""
+    @_builtins.property
+    def rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___FxRate]: ...
+    def __init__(
+        self,
+        *,
+        cycle_number: _builtins.int = ...,
+        rates: _abc.Iterable[Global___FxRate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_number", b"cycle_number", "rates", b"rates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishFxRatesResponse: _TypeAlias = PublishFxRatesResponse  # noqa: Y015
+
+@_typing.final
+class FeeSchedule(_message.Message):
+    """FeeSchedule: per cycle, round_half_up(gross fares * basis_points / 10000)
+    plus per_transaction_minor for each fare transfer, in `currency`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    BASIS_POINTS_FIELD_NUMBER: _builtins.int
+    PER_TRANSACTION_MINOR_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    currency: _builtins.str
+    basis_points: _builtins.int
+    per_transaction_minor: _builtins.int
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        basis_points: _builtins.int = ...,
+        per_transaction_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis_points", b"basis_points", "currency", b"currency", "participant_id", b"participant_id", "per_transaction_minor", b"per_transaction_minor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeeSchedule: _TypeAlias = FeeSchedule  # noqa: Y015
+
+@_typing.final
+class SetFeeScheduleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedule(self) -> Global___FeeSchedule: ...
+    def __init__(
+        self,
+        *,
+        schedule: Global___FeeSchedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFeeScheduleRequest: _TypeAlias = SetFeeScheduleRequest  # noqa: Y015
+
+@_typing.final
+class SetFeeScheduleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedule(self) -> Global___FeeSchedule: ...
+    def __init__(
+        self,
+        *,
+        schedule: Global___FeeSchedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFeeScheduleResponse: _TypeAlias = SetFeeScheduleResponse  # noqa: Y015
+
+@_typing.final
+class Fee(_message.Message):
+    """Fee is the clearing fee one participant was charged in one cycle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    GROSS_FARES_FIELD_NUMBER: _builtins.int
+    FARE_COUNT_FIELD_NUMBER: _builtins.int
+    BASIS_POINTS_FIELD_NUMBER: _builtins.int
+    PER_TRANSACTION_MINOR_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    currency: _builtins.str
+    gross_fares: _builtins.int
+    """Fares in the cycle net of adjustments: the basis-point base."""
+    fare_count: _builtins.int
+    """Fare transfers in the cycle: the per-transaction base."""
+    basis_points: _builtins.int
+    per_transaction_minor: _builtins.int
+    amount: _builtins.int
+    """Negative is a refund."""
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        gross_fares: _builtins.int = ...,
+        fare_count: _builtins.int = ...,
+        basis_points: _builtins.int = ...,
+        per_transaction_minor: _builtins.int = ...,
+        amount: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "basis_points", b"basis_points", "currency", b"currency", "fare_count", b"fare_count", "gross_fares", b"gross_fares", "participant_id", b"participant_id", "per_transaction_minor", b"per_transaction_minor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Fee: _TypeAlias = Fee  # noqa: Y015
+
+@_typing.final
+class SettlementInstruction(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    currency: _builtins.str
+    direction: Global___SettlementDirection.ValueType
+    amount: _builtins.int
+    """Minor units, positive."""
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        direction: Global___SettlementDirection.ValueType = ...,
+        amount: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "currency", b"currency", "direction", b"direction", "participant_id", b"participant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettlementInstruction: _TypeAlias = SettlementInstruction  # noqa: Y015
+
+@_typing.final
+class AgentTopUp(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOP_UP_ID_FIELD_NUMBER: _builtins.int
+    MEDIUM_TOKEN_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    OPERATOR_ID_FIELD_NUMBER: _builtins.int
+    ISSUER_ID_FIELD_NUMBER: _builtins.int
+    top_up_id: _builtins.str
+    medium_token: _builtins.str
+    operator_id: _builtins.str
+    """Set by the server: the operator that took the cash and the issuer of
+    the medium, who now owes the rider.
+    """
+    issuer_id: _builtins.str
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        top_up_id: _builtins.str = ...,
+        medium_token: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        operator_id: _builtins.str = ...,
+        issuer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "issuer_id", b"issuer_id", "medium_token", b"medium_token", "operator_id", b"operator_id", "top_up_id", b"top_up_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentTopUp: _TypeAlias = AgentTopUp  # noqa: Y015
+
+@_typing.final
+class RecordAgentTopUpRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOP_UP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def top_up(self) -> Global___AgentTopUp: ...
+    def __init__(
+        self,
+        *,
+        top_up: Global___AgentTopUp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["top_up", b"top_up"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["top_up", b"top_up"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAgentTopUpRequest: _TypeAlias = RecordAgentTopUpRequest  # noqa: Y015
+
+@_typing.final
+class RecordAgentTopUpResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOP_UP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def top_up(self) -> Global___AgentTopUp: ...
+    def __init__(
+        self,
+        *,
+        top_up: Global___AgentTopUp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["top_up", b"top_up"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["top_up", b"top_up"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAgentTopUpResponse: _TypeAlias = RecordAgentTopUpResponse  # noqa: Y015
+
+@_typing.final
+class SettlementReport(_message.Message):
+    """SettlementReport is a closed cycle as the clearing house attests it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLEARING_HOUSE_ID_FIELD_NUMBER: _builtins.int
+    CYCLE_NUMBER_FIELD_NUMBER: _builtins.int
+    CLOSE_ID_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    CUT_OFF_FIELD_NUMBER: _builtins.int
+    TRANSFER_COUNT_FIELD_NUMBER: _builtins.int
+    POSITIONS_FIELD_NUMBER: _builtins.int
+    FEES_FIELD_NUMBER: _builtins.int
+    INSTRUCTIONS_FIELD_NUMBER: _builtins.int
+    FX_RATES_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    clearing_house_id: _builtins.str
+    cycle_number: _builtins.int
+    close_id: _builtins.str
+    transfer_count: _builtins.int
+    @_builtins.property
+    def closed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def cut_off(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def positions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Position]: ...
+    @_builtins.property
+    def fees(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fee]: ...
+    @_builtins.property
+    def instructions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettlementInstruction]: ...
+    @_builtins.property
+    def fx_rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___FxRate]:
+        """The rates in force for the cycle."""
+
+    @_builtins.property
+    def checkpoint(self) -> _audit_service_pb2.Checkpoint:
+        """The ledger's signed tree head made at the close: it covers every
+        transfer of the cycle, so auditors can tie the money to the log.
+        """
+
+    def __init__(
+        self,
+        *,
+        clearing_house_id: _builtins.str = ...,
+        cycle_number: _builtins.int = ...,
+        close_id: _builtins.str = ...,
+        closed_at: _timestamp_pb2.Timestamp | None = ...,
+        cut_off: _timestamp_pb2.Timestamp | None = ...,
+        transfer_count: _builtins.int = ...,
+        positions: _abc.Iterable[Global___Position] | None = ...,
+        fees: _abc.Iterable[Global___Fee] | None = ...,
+        instructions: _abc.Iterable[Global___SettlementInstruction] | None = ...,
+        fx_rates: _abc.Iterable[Global___FxRate] | None = ...,
+        checkpoint: _audit_service_pb2.Checkpoint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "closed_at", b"closed_at", "cut_off", b"cut_off"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "clearing_house_id", b"clearing_house_id", "close_id", b"close_id", "closed_at", b"closed_at", "cut_off", b"cut_off", "cycle_number", b"cycle_number", "fees", b"fees", "fx_rates", b"fx_rates", "instructions", b"instructions", "positions", b"positions", "transfer_count", b"transfer_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettlementReport: _TypeAlias = SettlementReport  # noqa: Y015
+
+@_typing.final
+class SignedSettlementReport(_message.Message):
+    """SignedSettlementReport carries the exact bytes that were signed: the
+    deterministic serialization of a SettlementReport. The Ed25519 signature
+    is over "farebridge/v1/settlement-report\\n" followed by those bytes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    KEY_NAME_FIELD_NUMBER: _builtins.int
+    report: _builtins.bytes
+    signature: _builtins.bytes
+    key_name: _builtins.str
+    """The signer's key name, as in the ledger's checkpoints."""
+    def __init__(
+        self,
+        *,
+        report: _builtins.bytes = ...,
+        signature: _builtins.bytes = ...,
+        key_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_name", b"key_name", "report", b"report", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedSettlementReport: _TypeAlias = SignedSettlementReport  # noqa: Y015
+
+@_typing.final
+class GetSettlementReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_NUMBER_FIELD_NUMBER: _builtins.int
+    cycle_number: _builtins.int
+    """Zero means the most recently closed cycle."""
+    def __init__(
+        self,
+        *,
+        cycle_number: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cycle_number", b"cycle_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSettlementReportRequest: _TypeAlias = GetSettlementReportRequest  # noqa: Y015
+
+@_typing.final
+class GetSettlementReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report(self) -> Global___SignedSettlementReport: ...
+    def __init__(
+        self,
+        *,
+        report: Global___SignedSettlementReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSettlementReportResponse: _TypeAlias = GetSettlementReportResponse  # noqa: Y015

@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class ClearingServiceStub:
-    """ClearingService is the clearing house's control surface: fare rules in,
-    cycles closed, positions out.
+    """ClearingService is the clearing house's control surface: fare rules, FX
+    rates and fees in, cycles closed, positions and signed settlement reports out.
     """
 
     def __init__(self, channel):
@@ -51,11 +51,31 @@ class ClearingServiceStub:
                 request_serializer=farebridge_dot_v1_dot_clearing__service__pb2.GetPositionsRequest.SerializeToString,
                 response_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.GetPositionsResponse.FromString,
                 _registered_method=True)
+        self.GetSettlementReport = channel.unary_unary(
+                '/farebridge.v1.ClearingService/GetSettlementReport',
+                request_serializer=farebridge_dot_v1_dot_clearing__service__pb2.GetSettlementReportRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.GetSettlementReportResponse.FromString,
+                _registered_method=True)
+        self.PublishFxRates = channel.unary_unary(
+                '/farebridge.v1.ClearingService/PublishFxRates',
+                request_serializer=farebridge_dot_v1_dot_clearing__service__pb2.PublishFxRatesRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.PublishFxRatesResponse.FromString,
+                _registered_method=True)
+        self.SetFeeSchedule = channel.unary_unary(
+                '/farebridge.v1.ClearingService/SetFeeSchedule',
+                request_serializer=farebridge_dot_v1_dot_clearing__service__pb2.SetFeeScheduleRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.SetFeeScheduleResponse.FromString,
+                _registered_method=True)
+        self.RecordAgentTopUp = channel.unary_unary(
+                '/farebridge.v1.ClearingService/RecordAgentTopUp',
+                request_serializer=farebridge_dot_v1_dot_clearing__service__pb2.RecordAgentTopUpRequest.SerializeToString,
+                response_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.RecordAgentTopUpResponse.FromString,
+                _registered_method=True)
 
 
 class ClearingServiceServicer:
-    """ClearingService is the clearing house's control surface: fare rules in,
-    cycles closed, positions out.
+    """ClearingService is the clearing house's control surface: fare rules, FX
+    rates and fees in, cycles closed, positions and signed settlement reports out.
     """
 
     def SetFlatFare(self, request, context):
@@ -67,8 +87,11 @@ class ClearingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CloseCycle(self, request, context):
-        """Clearing house only: closes the open cycle, freezing every ledger
-        transfer committed so far into it, and answers its positions.
+        """Clearing house only: closes the open cycle at its cut-off, freezing
+        into it every ledger transfer committed by then that no earlier cycle
+        cleared; charges clearing fees, posts the settlement instructions as
+        one linked chain per currency, signs a ledger checkpoint and the
+        cycle's settlement report, and answers its positions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +100,42 @@ class ClearingServiceServicer:
     def GetPositions(self, request, context):
         """Positions of a closed cycle. A participant sees its own rows; the
         clearing house and auditors see all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSettlementReport(self, request, context):
+        """The signed settlement report of a closed cycle. Every member of the
+        scheme may fetch it: the multilateral result is what each one checks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishFxRates(self, request, context):
+        """Clearing house only: publishes FX rates for the open cycle. A rate
+        stays in force until a later cycle publishes another for its pair; a
+        different rate for a pair already published this cycle is refused
+        (ALREADY_EXISTS), because conversions may already have used it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetFeeSchedule(self, request, context):
+        """Clearing house only: sets a participant's clearing fee in one currency,
+        applied at every later cycle close.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAgentTopUp(self, request, context):
+        """Operators only: records cash that the operator's ticket machine took
+        to top up a medium of another issuer. The rider's funds at the issuer
+        rise at once; clearing shows the operator owing the issuer the cash.
+        Idempotent under (operator, top_up_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -100,6 +159,26 @@ def add_ClearingServiceServicer_to_server(servicer, server):
                     request_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.GetPositionsRequest.FromString,
                     response_serializer=farebridge_dot_v1_dot_clearing__service__pb2.GetPositionsResponse.SerializeToString,
             ),
+            'GetSettlementReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettlementReport,
+                    request_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.GetSettlementReportRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_clearing__service__pb2.GetSettlementReportResponse.SerializeToString,
+            ),
+            'PublishFxRates': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishFxRates,
+                    request_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.PublishFxRatesRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_clearing__service__pb2.PublishFxRatesResponse.SerializeToString,
+            ),
+            'SetFeeSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetFeeSchedule,
+                    request_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.SetFeeScheduleRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_clearing__service__pb2.SetFeeScheduleResponse.SerializeToString,
+            ),
+            'RecordAgentTopUp': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAgentTopUp,
+                    request_deserializer=farebridge_dot_v1_dot_clearing__service__pb2.RecordAgentTopUpRequest.FromString,
+                    response_serializer=farebridge_dot_v1_dot_clearing__service__pb2.RecordAgentTopUpResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'farebridge.v1.ClearingService', rpc_method_handlers)
@@ -109,8 +188,8 @@ def add_ClearingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ClearingService:
-    """ClearingService is the clearing house's control surface: fare rules in,
-    cycles closed, positions out.
+    """ClearingService is the clearing house's control surface: fare rules, FX
+    rates and fees in, cycles closed, positions and signed settlement reports out.
     """
 
     @staticmethod
@@ -184,6 +263,114 @@ class ClearingService:
             '/farebridge.v1.ClearingService/GetPositions',
             farebridge_dot_v1_dot_clearing__service__pb2.GetPositionsRequest.SerializeToString,
             farebridge_dot_v1_dot_clearing__service__pb2.GetPositionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettlementReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.ClearingService/GetSettlementReport',
+            farebridge_dot_v1_dot_clearing__service__pb2.GetSettlementReportRequest.SerializeToString,
+            farebridge_dot_v1_dot_clearing__service__pb2.GetSettlementReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishFxRates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.ClearingService/PublishFxRates',
+            farebridge_dot_v1_dot_clearing__service__pb2.PublishFxRatesRequest.SerializeToString,
+            farebridge_dot_v1_dot_clearing__service__pb2.PublishFxRatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetFeeSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.ClearingService/SetFeeSchedule',
+            farebridge_dot_v1_dot_clearing__service__pb2.SetFeeScheduleRequest.SerializeToString,
+            farebridge_dot_v1_dot_clearing__service__pb2.SetFeeScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAgentTopUp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/farebridge.v1.ClearingService/RecordAgentTopUp',
+            farebridge_dot_v1_dot_clearing__service__pb2.RecordAgentTopUpRequest.SerializeToString,
+            farebridge_dot_v1_dot_clearing__service__pb2.RecordAgentTopUpResponse.FromString,
             options,
             channel_credentials,
             insecure,

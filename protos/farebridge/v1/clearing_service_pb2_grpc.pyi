@@ -27,8 +27,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ClearingServiceStub:
-    """ClearingService is the clearing house's control surface: fare rules in,
-    cycles closed, positions out.
+    """ClearingService is the clearing house's control surface: fare rules, FX
+    rates and fees in, cycles closed, positions and signed settlement reports out.
     """
 
     @_typing.overload
@@ -40,18 +40,41 @@ class ClearingServiceStub:
     for one mode. Later taps are priced with it; earlier charges stand.
     """
     CloseCycle: _grpc.UnaryUnaryMultiCallable[_clearing_service_pb2.CloseCycleRequest, _clearing_service_pb2.CloseCycleResponse]
-    """Clearing house only: closes the open cycle, freezing every ledger
-    transfer committed so far into it, and answers its positions.
+    """Clearing house only: closes the open cycle at its cut-off, freezing
+    into it every ledger transfer committed by then that no earlier cycle
+    cleared; charges clearing fees, posts the settlement instructions as
+    one linked chain per currency, signs a ledger checkpoint and the
+    cycle's settlement report, and answers its positions.
     """
     GetPositions: _grpc.UnaryUnaryMultiCallable[_clearing_service_pb2.GetPositionsRequest, _clearing_service_pb2.GetPositionsResponse]
     """Positions of a closed cycle. A participant sees its own rows; the
     clearing house and auditors see all.
     """
+    GetSettlementReport: _grpc.UnaryUnaryMultiCallable[_clearing_service_pb2.GetSettlementReportRequest, _clearing_service_pb2.GetSettlementReportResponse]
+    """The signed settlement report of a closed cycle. Every member of the
+    scheme may fetch it: the multilateral result is what each one checks.
+    """
+    PublishFxRates: _grpc.UnaryUnaryMultiCallable[_clearing_service_pb2.PublishFxRatesRequest, _clearing_service_pb2.PublishFxRatesResponse]
+    """Clearing house only: publishes FX rates for the open cycle. A rate
+    stays in force until a later cycle publishes another for its pair; a
+    different rate for a pair already published this cycle is refused
+    (ALREADY_EXISTS), because conversions may already have used it.
+    """
+    SetFeeSchedule: _grpc.UnaryUnaryMultiCallable[_clearing_service_pb2.SetFeeScheduleRequest, _clearing_service_pb2.SetFeeScheduleResponse]
+    """Clearing house only: sets a participant's clearing fee in one currency,
+    applied at every later cycle close.
+    """
+    RecordAgentTopUp: _grpc.UnaryUnaryMultiCallable[_clearing_service_pb2.RecordAgentTopUpRequest, _clearing_service_pb2.RecordAgentTopUpResponse]
+    """Operators only: records cash that the operator's ticket machine took
+    to top up a medium of another issuer. The rider's funds at the issuer
+    rise at once; clearing shows the operator owing the issuer the cash.
+    Idempotent under (operator, top_up_id).
+    """
 
 @_typing.type_check_only
 class ClearingServiceAsyncStub(ClearingServiceStub):
-    """ClearingService is the clearing house's control surface: fare rules in,
-    cycles closed, positions out.
+    """ClearingService is the clearing house's control surface: fare rules, FX
+    rates and fees in, cycles closed, positions and signed settlement reports out.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -60,17 +83,40 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     for one mode. Later taps are priced with it; earlier charges stand.
     """
     CloseCycle: _aio.UnaryUnaryMultiCallable[_clearing_service_pb2.CloseCycleRequest, _clearing_service_pb2.CloseCycleResponse]  # type: ignore[assignment]
-    """Clearing house only: closes the open cycle, freezing every ledger
-    transfer committed so far into it, and answers its positions.
+    """Clearing house only: closes the open cycle at its cut-off, freezing
+    into it every ledger transfer committed by then that no earlier cycle
+    cleared; charges clearing fees, posts the settlement instructions as
+    one linked chain per currency, signs a ledger checkpoint and the
+    cycle's settlement report, and answers its positions.
     """
     GetPositions: _aio.UnaryUnaryMultiCallable[_clearing_service_pb2.GetPositionsRequest, _clearing_service_pb2.GetPositionsResponse]  # type: ignore[assignment]
     """Positions of a closed cycle. A participant sees its own rows; the
     clearing house and auditors see all.
     """
+    GetSettlementReport: _aio.UnaryUnaryMultiCallable[_clearing_service_pb2.GetSettlementReportRequest, _clearing_service_pb2.GetSettlementReportResponse]  # type: ignore[assignment]
+    """The signed settlement report of a closed cycle. Every member of the
+    scheme may fetch it: the multilateral result is what each one checks.
+    """
+    PublishFxRates: _aio.UnaryUnaryMultiCallable[_clearing_service_pb2.PublishFxRatesRequest, _clearing_service_pb2.PublishFxRatesResponse]  # type: ignore[assignment]
+    """Clearing house only: publishes FX rates for the open cycle. A rate
+    stays in force until a later cycle publishes another for its pair; a
+    different rate for a pair already published this cycle is refused
+    (ALREADY_EXISTS), because conversions may already have used it.
+    """
+    SetFeeSchedule: _aio.UnaryUnaryMultiCallable[_clearing_service_pb2.SetFeeScheduleRequest, _clearing_service_pb2.SetFeeScheduleResponse]  # type: ignore[assignment]
+    """Clearing house only: sets a participant's clearing fee in one currency,
+    applied at every later cycle close.
+    """
+    RecordAgentTopUp: _aio.UnaryUnaryMultiCallable[_clearing_service_pb2.RecordAgentTopUpRequest, _clearing_service_pb2.RecordAgentTopUpResponse]  # type: ignore[assignment]
+    """Operators only: records cash that the operator's ticket machine took
+    to top up a medium of another issuer. The rider's funds at the issuer
+    rise at once; clearing shows the operator owing the issuer the cash.
+    Idempotent under (operator, top_up_id).
+    """
 
 class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """ClearingService is the clearing house's control surface: fare rules in,
-    cycles closed, positions out.
+    """ClearingService is the clearing house's control surface: fare rules, FX
+    rates and fees in, cycles closed, positions and signed settlement reports out.
     """
 
     @_abc_1.abstractmethod
@@ -89,8 +135,11 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _clearing_service_pb2.CloseCycleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_service_pb2.CloseCycleResponse, _abc.Awaitable[_clearing_service_pb2.CloseCycleResponse]]:
-        """Clearing house only: closes the open cycle, freezing every ledger
-        transfer committed so far into it, and answers its positions.
+        """Clearing house only: closes the open cycle at its cut-off, freezing
+        into it every ledger transfer committed by then that no earlier cycle
+        cleared; charges clearing fees, posts the settlement instructions as
+        one linked chain per currency, signs a ledger checkpoint and the
+        cycle's settlement report, and answers its positions.
         """
 
     @_abc_1.abstractmethod
@@ -101,6 +150,50 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_clearing_service_pb2.GetPositionsResponse, _abc.Awaitable[_clearing_service_pb2.GetPositionsResponse]]:
         """Positions of a closed cycle. A participant sees its own rows; the
         clearing house and auditors see all.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSettlementReport(
+        self,
+        request: _clearing_service_pb2.GetSettlementReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_service_pb2.GetSettlementReportResponse, _abc.Awaitable[_clearing_service_pb2.GetSettlementReportResponse]]:
+        """The signed settlement report of a closed cycle. Every member of the
+        scheme may fetch it: the multilateral result is what each one checks.
+        """
+
+    @_abc_1.abstractmethod
+    def PublishFxRates(
+        self,
+        request: _clearing_service_pb2.PublishFxRatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_service_pb2.PublishFxRatesResponse, _abc.Awaitable[_clearing_service_pb2.PublishFxRatesResponse]]:
+        """Clearing house only: publishes FX rates for the open cycle. A rate
+        stays in force until a later cycle publishes another for its pair; a
+        different rate for a pair already published this cycle is refused
+        (ALREADY_EXISTS), because conversions may already have used it.
+        """
+
+    @_abc_1.abstractmethod
+    def SetFeeSchedule(
+        self,
+        request: _clearing_service_pb2.SetFeeScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_service_pb2.SetFeeScheduleResponse, _abc.Awaitable[_clearing_service_pb2.SetFeeScheduleResponse]]:
+        """Clearing house only: sets a participant's clearing fee in one currency,
+        applied at every later cycle close.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordAgentTopUp(
+        self,
+        request: _clearing_service_pb2.RecordAgentTopUpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_service_pb2.RecordAgentTopUpResponse, _abc.Awaitable[_clearing_service_pb2.RecordAgentTopUpResponse]]:
+        """Operators only: records cash that the operator's ticket machine took
+        to top up a medium of another issuer. The rider's funds at the issuer
+        rise at once; clearing shows the operator owing the issuer the cash.
+        Idempotent under (operator, top_up_id).
         """
 
 def add_ClearingServiceServicer_to_server(servicer: ClearingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,140 @@
+"""Cycle close: the time to close a clearing cycle of 1,000,000 fare legs
+among 20 participants (15 operators, 5 issuers), on SQLite and PostgreSQL.
+
+The ledger is prefilled through the driver-level ``executemany`` the ledger
+itself uses; then ``close_cycle`` is timed: the claim, positions, fees and
+settlement instructions in one transaction (the signed checkpoint and report
+that follow it in the server are the Merkle log's cost, measured elsewhere).
+
+    .venv/bin/python benchmarks/cycle_close.py [--legs 1000000]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from clearing.ledger import (
+    AccountCode,
+    AccountRef,
+    Transfer,
+    TransferFlags,
+    account_id_for,
+    ensure_accounts,
+)
+from clearing.ledger._store import _insert_transfers
+from clearing.registry import register_participant
+from clearing.settlement import FeeSchedule, close_cycle, net_sums, set_fee_schedule
+from clearing.storage import Database
+from clearing.values import Participant, Role
+
+OPERATORS = [f"operator-{n:02d}" for n in range(15)]
+ISSUERS = [f"issuer-{n}" for n in range(5)]
+RIDERS = 20_000
+CHUNK = 50_000
+START = datetime(2026, 5, 4, 19, 0, tzinfo=UTC)
+
+
+def _participants(database: Database) -> None:
+    with database.transaction() as session:
+        register_participant(
+            session, Participant("house", "House", Role.CLEARING_HOUSE, "SGD"), START
+        )
+        for name in OPERATORS:
+            register_participant(session, Participant(name, name, Role.OPERATOR, "SGD"), START)
+        for name in ISSUERS:
+            register_participant(session, Participant(name, name, Role.ISSUER, "SGD"), START)
+        for name in OPERATORS[:5]:
+            set_fee_schedule(session, FeeSchedule(name, "SGD", 35, 1), START)
+
+
+def _prefill(database: Database, legs: int) -> None:
+    rng = random.Random(6)
+    riders = [
+        AccountRef(ISSUERS[n % len(ISSUERS)], AccountCode.RIDER_FUNDS, "SGD", f"tok-{n}")
+        for n in range(RIDERS)
+    ]
+    revenue = [AccountRef(o, AccountCode.FARE_REVENUE, "SGD") for o in OPERATORS]
+    with database.transaction() as session:
+        ensure_accounts(session, [*riders, *revenue], START)
+    rider_ids = [account_id_for(r) for r in riders]
+    revenue_ids = [account_id_for(r) for r in revenue]
+    for start in range(0, legs, CHUNK):
+        transfers = [
+            Transfer(
+                uuid.UUID(int=rng.getrandbits(128)), rng.choice(rider_ids),
+                rng.choice(revenue_ids), rng.randint(80, 400), "SGD", "fare", f"tap-{n}",
+                TransferFlags.NONE, None, 0, START + timedelta(seconds=n % 80_000),
+            )
+            for n in range(start, min(start + CHUNK, legs))
+        ]  # fmt: skip
+        with database.transaction() as session:
+            _insert_transfers(session, transfers)
+
+
+def run(name: str, url: str, legs: int) -> float:
+    database = Database(url)
+    try:
+        database.migrate()
+        _participants(database)
+        began = time.perf_counter()
+        _prefill(database, legs)
+        prefill = time.perf_counter() - began
+        with database.transaction() as session:
+            session.execute(text("ANALYZE"))
+        began = time.perf_counter()
+        with database.transaction() as session:
+            summary = close_cycle(session, "bench", START + timedelta(days=1))
+        elapsed = time.perf_counter() - began
+    finally:
+        database.dispose()
+    assert all(total == 0 for total in net_sums(summary.positions).values())
+    print(
+        f"{name:<10} {legs:>9,} legs  prefill {prefill:6.1f} s  close {elapsed:6.2f} s  "
+        f"({summary.transfer_count:,} transfers cleared, {len(summary.positions)} positions, "
+        f"{len(summary.fees)} fees, {len(summary.instructions)} instructions)"
+    )
+    return elapsed
+
+
+def _schema(url: str, create: bool, schema: str) -> None:
+    engine = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as connection:
+        statement = "CREATE SCHEMA" if create else "DROP SCHEMA"
+        connection.execute(text(f'{statement} "{schema}"{"" if create else " CASCADE"}'))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--legs", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--skip-postgres", action="store_true")
+    arguments = parser.parse_args()
+    print("target: close under 5 s")
+    with tempfile.TemporaryDirectory() as directory:
+        run("sqlite", f"sqlite:///{Path(directory) / 'bench.db'}", arguments.legs)
+    if not arguments.skip_postgres:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        _schema(arguments.postgres, True, schema)
+        try:
+            url = f"{arguments.postgres}?options=-csearch_path%3D{schema}"
+            run("postgresql", url, arguments.legs)
+        finally:
+            _schema(arguments.postgres, False, schema)
+
+
+if __name__ == "__main__":
+    main()
