@@ -7,9 +7,12 @@ when all do.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,8 +24,10 @@ from clearing.audit._reconcile import (
     check_ledger,
 )
 from clearing.ledger import leaf_hashes, logged_transfers, trial_balance
+from clearing.settlement import ReportError, verify_report
 from clearing.storage.models import (
     CyclePositionRow,
+    CycleReportRow,
     CycleTransferRow,
     LedgerAccountRow,
     LedgerCheckpointRow,
@@ -32,6 +37,7 @@ from clearing.storage.models import (
 from farebridge.codecs import checkpoint as notes
 from farebridge.codecs.merkle import MerkleFrontier, leaf_hash
 from farebridge.codecs.transfers import transfer_leaf_bytes
+from farebridge.v1 import clearing_service_pb2
 
 _NOT_POSTED = 2 | 8  # pending and void transfers move no posted money
 _CHUNK = 20_000
@@ -104,10 +110,13 @@ def _log(session: Session, verifier_key: str) -> list[str]:
     return problems
 
 
-def _positions(session: Session) -> list[str]:
-    """Each closed cycle's stored positions equal what its transfers (other
-    than the settlement instructions that square them) say."""
-    recomputed: dict[tuple[int, str, str], int] = defaultdict(int)
+Nets = dict[tuple[int, str, str], int]
+
+
+def _recomputed_nets(session: Session) -> Nets:
+    """Each cycle's net per participant and currency, from its transfers
+    (other than the settlement instructions that square them)."""
+    recomputed: Nets = defaultdict(int)
     for side, sign in (("credit", 1), ("debit", -1)):
         account = getattr(LedgerTransferRow, f"{side}_account_id")
         query = (
@@ -126,6 +135,11 @@ def _positions(session: Session) -> list[str]:
         )  # fmt: skip
         for cycle, participant, currency, amount in session.execute(query):
             recomputed[(cycle, participant, currency)] += sign * int(amount)
+    return recomputed
+
+
+def _positions(session: Session, recomputed: Nets) -> list[str]:
+    """Each closed cycle's stored positions equal what its transfers say."""
     stored = {
         (row.cycle_number, row.participant_id, row.currency): row.net
         for row in session.scalars(select(CyclePositionRow))
@@ -140,6 +154,38 @@ def _positions(session: Session) -> list[str]:
         for k in stored.keys() - recomputed.keys()
         if stored[k]
     ]
+    return problems
+
+
+def _house_key(verifier_key: str) -> Ed25519PublicKey | None:
+    """The Ed25519 key inside a note verifier key (name+hash+base64(0x01||key))."""
+    try:
+        raw = base64.b64decode(verifier_key.split("+", 2)[2], validate=True)
+    except (IndexError, binascii.Error):
+        return None
+    return Ed25519PublicKey.from_public_bytes(raw[1:]) if len(raw) == 33 else None
+
+
+def _reports(session: Session, verifier_key: str, recomputed: Nets) -> list[str]:
+    """Every closed cycle's signed settlement report verifies under the
+    clearing house's key and states the nets its transfers add up to."""
+    key = _house_key(verifier_key)
+    if key is None:
+        return ["the verifier key holds no Ed25519 public key"]
+    problems = []
+    for row in session.scalars(select(CycleReportRow).order_by(CycleReportRow.cycle_number)):
+        signed = clearing_service_pb2.SignedSettlementReport(
+            report=row.report, signature=row.signature
+        )
+        try:
+            report = verify_report(signed, key)
+        except ReportError as error:
+            problems.append(f"cycle {row.cycle_number}: {error}")
+            continue
+        stated = {(row.cycle_number, p.participant_id, p.currency): p.net for p in report.positions}
+        ledger = {k: v for k, v in recomputed.items() if k[0] == row.cycle_number and v}
+        if {k: v for k, v in stated.items() if v} != ledger:
+            problems.append(f"cycle {row.cycle_number}: the report's nets differ from the ledger")
     return problems
 
 
@@ -168,6 +214,14 @@ def audit_check(session: Session, verifier_key: str) -> AuditCheck:
     check = AuditCheck()
     check.record("ledger balances per currency", _balances(session), "debits equal credits")
     check.record("signed log", _log(session, verifier_key), "every checkpoint and leaf holds")
-    check.record("cycle positions", _positions(session), "every closed cycle matches the ledger")
+    nets = _recomputed_nets(session)
+    check.record(
+        "cycle positions", _positions(session, nets), "every closed cycle matches the ledger"
+    )
+    check.record(
+        "settlement reports",
+        _reports(session, verifier_key, nets),
+        "signed, and they match the ledger",
+    )
     check.record("charges and taps", _tracing(session), "every charge traces to taps and back")
     return check

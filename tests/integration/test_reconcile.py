@@ -221,7 +221,7 @@ def test_the_full_audit_passes_on_a_clean_day_and_names_what_breaks(world: World
     broken = audit(world, "check", *pki)
     assert broken.returncode == 1
     failed = {c["name"] for c in json.loads(broken.stdout)["checks"] if not c["passed"]}
-    assert failed == {"signed log", "cycle positions"}
+    assert failed == {"signed log", "cycle positions", "settlement reports"}
 
 
 def _lines(log: str) -> list[audit_service_pb2.ReaderLogLine]:
