@@ -70,12 +70,31 @@ class Participant(NamedTuple):
     display_name: how people call it.
     role: what it may do.
     settlement_currency: the currency it settles in.
+    audit_scope: for an auditor, the participants it may see (sorted);
+        empty for an auditor of everything, and for every other role.
     """
 
     participant_id: ParticipantId
     display_name: str
     role: Role
     settlement_currency: Currency
+    audit_scope: tuple[ParticipantId, ...] = ()
+
+    def sees(self, participant_id: ParticipantId) -> bool:
+        """Whether this participant may read another's records: its own
+        always; the clearing house and unscoped auditors everything; a
+        scoped auditor only the participants in its scope."""
+        if participant_id == self.participant_id or self.role is Role.CLEARING_HOUSE:
+            return True
+        return self.role is Role.AUDITOR and (
+            not self.audit_scope or participant_id in self.audit_scope
+        )
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role is Role.CLEARING_HOUSE or (
+            self.role is Role.AUDITOR and not self.audit_scope
+        )
 
 
 class Device(NamedTuple):

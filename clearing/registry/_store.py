@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearing.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
-from clearing.storage.models import CardRow, CardSchemeRow, DeviceRow, MediumRow, ParticipantRow
+from clearing.storage.models import (
+    AuditorScopeRow,
+    CardRow,
+    CardSchemeRow,
+    DeviceRow,
+    MediumRow,
+    ParticipantRow,
+)
 from clearing.values import (
     Device,
     MediumToken,
@@ -41,10 +48,15 @@ def _first_difference(stored: tuple[object, ...], wanted: tuple[object, ...]) ->
     return None
 
 
-def _participant(row: ParticipantRow) -> Participant:
+def _participant(row: ParticipantRow, scope: tuple[str, ...] = ()) -> Participant:
     return Participant(
-        row.participant_id, row.display_name, Role(row.role), row.settlement_currency
+        row.participant_id, row.display_name, Role(row.role), row.settlement_currency, scope
     )
+
+
+def _scope(session: Session, auditor_id: str) -> tuple[str, ...]:
+    query = select(AuditorScopeRow.participant_id).where(AuditorScopeRow.auditor_id == auditor_id)
+    return tuple(sorted(session.scalars(query)))
 
 
 def _device(row: DeviceRow) -> Device:
@@ -53,7 +65,10 @@ def _device(row: DeviceRow) -> Device:
 
 def participant_for(session: Session, participant_id: ParticipantId) -> Participant | None:
     row = session.get(ParticipantRow, participant_id)
-    return None if row is None else _participant(row)
+    if row is None:
+        return None
+    scope = _scope(session, participant_id) if row.role == Role.AUDITOR.value else ()
+    return _participant(row, scope)
 
 
 def register_participant(session: Session, wanted: Participant, now: datetime) -> Participant:
@@ -61,6 +76,9 @@ def register_participant(session: Session, wanted: Participant, now: datetime) -
     check_currency(wanted.settlement_currency)
     if not wanted.display_name:
         raise InvalidRequestError("display_name must not be empty", field="display_name")
+    if wanted.audit_scope and wanted.role is not Role.AUDITOR:
+        raise InvalidRequestError("only an auditor has an audit scope", field="audit_scope")
+    wanted = wanted._replace(audit_scope=tuple(sorted(set(wanted.audit_scope))))
     stored = participant_for(session, wanted.participant_id)
     if stored is not None:
         differing = _first_difference(stored, wanted)
@@ -79,6 +97,12 @@ def register_participant(session: Session, wanted: Participant, now: datetime) -
             registered_at=now,
         )
     )
+    if wanted.audit_scope:
+        session.flush()
+        session.add_all(
+            AuditorScopeRow(auditor_id=wanted.participant_id, participant_id=p)
+            for p in wanted.audit_scope
+        )
     return wanted
 
 
@@ -91,7 +115,10 @@ def ensure_participant(session: Session, wanted: Participant, now: datetime) -> 
 
 def list_participants(session: Session) -> list[Participant]:
     rows = session.scalars(select(ParticipantRow).order_by(ParticipantRow.participant_id))
-    return [_participant(row) for row in rows]
+    return [
+        _participant(row, _scope(session, row.participant_id) if row.role == "auditor" else ())
+        for row in rows
+    ]
 
 
 def device_for(session: Session, device_id: str) -> Device | None:

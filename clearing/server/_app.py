@@ -155,7 +155,7 @@ def start_server(settings: ServerSettings) -> RunningServer:
         server,
     )  # fmt: skip
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(
-        AuditServicer(database, ledger_log, settings.clock), server
+        AuditServicer(database, ledger_log, settings.clock, directory), server
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

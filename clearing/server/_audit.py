@@ -8,12 +8,23 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import grpc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clearing.audit import consistency_document, inclusion_document, reconcile
-from clearing.errors import InvalidRequestError
-from clearing.ledger import LedgerLog, SignedCheckpoint, leaf_hashes, logged_transfers
+from clearing.errors import ForbiddenError, InvalidRequestError
+from clearing.ledger import (
+    LedgerLog,
+    SignedCheckpoint,
+    leaf_hashes,
+    load_accounts,
+    logged_transfers,
+)
+from clearing.server._auth import ParticipantDirectory, caller
 from clearing.server._convert import timestamp
 from clearing.storage import Database
+from clearing.storage.models import DeviceRow
+from clearing.values import Participant
 from farebridge.codecs.reader_log import STATES, ReaderLogRow
 from farebridge.codecs.transfers import LoggedTransfer, transfer_leaf_bytes
 from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, ledger_pb2
@@ -64,10 +75,29 @@ def _entry_json(transfer: LoggedTransfer) -> dict[str, object]:
 
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
-    def __init__(self, database: Database, log: LedgerLog, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        log: LedgerLog,
+        clock: Callable[[], datetime],
+        directory: ParticipantDirectory,
+    ) -> None:
         self._database = database
         self._log = log
         self._clock = clock
+        self._directory = directory
+
+    def _entitled_to(self, context: grpc.ServicerContext, transfer: LoggedTransfer) -> None:
+        """A proof shows a transfer's content: only to a party of it, the
+        clearing house, or an auditor whose scope covers a party of it."""
+        who = caller(context, self._directory)
+        if who.sees_everything:
+            return
+        accounts = [transfer.debit_account_id, transfer.credit_account_id]
+        with self._database.transaction() as session:
+            owners = load_accounts(session, accounts)
+        if not any(who.sees(account.participant_id) for account in owners.values()):
+            raise ForbiddenError("this transfer is not among the records you may see")
 
     def GetCheckpoint(
         self, request: audit_service_pb2.GetCheckpointRequest, context: grpc.ServicerContext
@@ -101,6 +131,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
             leaf_index=None if transfer_id else request.leaf_index,
             tree_size=request.tree_size or None,
         )
+        self._entitled_to(context, proof.transfer)
         head = self._log.stored_checkpoint(proof.tree_size)
         document = inclusion_document(
             leaf_hash=proof.leaf_hash,
@@ -145,6 +176,11 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     def ExportTransfers(
         self, request: audit_service_pb2.ExportTransfersRequest, context: grpc.ServicerContext
     ) -> Iterator[audit_service_pb2.ExportTransfersResponse]:
+        if not caller(context, self._directory).sees_everything:
+            raise ForbiddenError(
+                "the full export is for auditors of the whole ledger; a scoped auditor "
+                "verifies its participants' transfers with inclusion proofs"
+            )
         end = request.end or self._log.stored_checkpoint(None).tree_size
         for start in range(request.start, end, _EXPORT_CHUNK):
             stop = min(end, start + _EXPORT_CHUNK)
@@ -164,8 +200,11 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         request_iterator: Iterator[audit_service_pb2.ReconcileRequest],
         context: grpc.ServicerContext,
     ) -> audit_service_pb2.ReconcileResponse:
+        who = caller(context, self._directory)
         rows = [_log_row(line) for request in request_iterator for line in request.lines]
         with self._database.transaction() as session:
+            if not who.sees_everything:
+                _check_scope(session, who, {row.device_id for row in rows})
             report = reconcile(session, rows)
         return audit_service_pb2.ReconcileResponse(
             clean=report.clean,
@@ -194,3 +233,12 @@ def _log_row(line: audit_service_pb2.ReaderLogLine) -> ReaderLogRow:
         line.card_counter if line.HasField("card_counter") else None,
         line.card_debit_minor if line.HasField("card_debit_minor") else None,
     )  # fmt: skip
+
+
+def _check_scope(session: Session, who: Participant, devices: set[str]) -> None:
+    owners = session.execute(
+        select(DeviceRow.device_id, DeviceRow.operator_id).where(DeviceRow.device_id.in_(devices))
+    ).all()
+    foreign = sorted(device for device, operator in owners if not who.sees(operator))
+    if foreign:
+        raise ForbiddenError(f"readers outside your audit scope: {', '.join(foreign[:5])}")

@@ -65,6 +65,7 @@ def participant_to_proto(participant: Participant) -> registry_service_pb2.Parti
         display_name=participant.display_name,
         role=_ROLE_NUMBERS[participant.role],
         settlement_currency=participant.settlement_currency,
+        audit_scope=participant.audit_scope,
     )
 
 
@@ -74,6 +75,7 @@ def participant_from_proto(message: registry_service_pb2.Participant) -> Partici
         message.display_name,
         role_from_proto(message.role),
         message.settlement_currency,
+        tuple(message.audit_scope),
     )
 
 

@@ -255,9 +255,13 @@ class ClearingServicer(clearing_service_pb2_grpc.ClearingServiceServicer):
         who = caller(context, self._directory)
         with self._database.transaction() as session:
             summary = settlement.cycle_summary(session, request.cycle_number or None)
-        sees_all = who.role in (Role.CLEARING_HOUSE, Role.AUDITOR)
-        visible_to = None if sees_all else who.participant_id
-        return clearing_service_pb2.GetPositionsResponse(cycle=_cycle(summary, visible_to))
+        cycle = _cycle(summary, None)
+        if not who.sees_everything:
+            for rows in (cycle.positions, cycle.fees, cycle.instructions):
+                kept = [row for row in rows if who.sees(row.participant_id)]
+                del rows[:]
+                rows.extend(kept)  # type: ignore[arg-type]
+        return clearing_service_pb2.GetPositionsResponse(cycle=cycle)
 
     def GetSettlementReport(
         self,

@@ -607,3 +607,15 @@ class CycleReportRow(Base):
     report: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditorScopeRow(Base):
+    """A participant an auditor is entitled to see. An auditor with no rows
+    here audits the whole clearing house."""
+
+    __tablename__ = "auditor_scopes"
+
+    auditor_id: Mapped[str] = mapped_column(
+        ForeignKey("participants.participant_id"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(ID, primary_key=True)

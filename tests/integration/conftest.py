@@ -40,7 +40,17 @@ METRO, BUS, CARDS, WALLET, AUDITOR, STRANGER = (
     "auditor",
     "stranger",
 )
-PARTICIPANTS = (CLEARING_HOUSE, METRO, BUS, CARDS, WALLET, AUDITOR, STRANGER, "metro-co")
+PARTICIPANTS = (
+    CLEARING_HOUSE,
+    METRO,
+    BUS,
+    CARDS,
+    WALLET,
+    AUDITOR,
+    STRANGER,
+    "metro-co",
+    "metro-auditor",
+)
 METRO_FARE = 190
 BUS_FARE = 120
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from farebridge.v1 import common_pb2 as farebridge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$farebridge/v1/registry_service.proto\x12\rfarebridge.v1\x1a\x1a\x66\x61rebridge/v1/common.proto\"\x86\x01\n\x0bParticipant\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x1e.farebridge.v1.ParticipantRole\x12\x1b\n\x13settlement_currency\x18\x04 \x01(\t\"\x7f\n\x06\x44\x65vice\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x13\n\x0boperator_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x0f\n\x07stop_id\x18\x04 \x01(\t\x12(\n\x04mode\x18\x05 \x01(\x0e\x32\x1a.farebridge.v1.TransitMode\"C\n\x06Medium\x12\x14\n\x0cmedium_token\x18\x01 \x01(\t\x12\x11\n\tissuer_id\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61rd_uid\x18\x03 \x01(\x0c\"[\n\nCardScheme\x12\x11\n\tissuer_id\x18\x01 \x01(\t\x12\x0b\n\x03\x61id\x18\x02 \x01(\x0c\x12\x19\n\x11system_identifier\x18\x03 \x01(\x0c\x12\x12\n\nmaster_key\x18\x04 \x01(\x0c\"F\n\x19RegisterCardSchemeRequest\x12)\n\x06scheme\x18\x01 \x01(\x0b\x32\x19.farebridge.v1.CardScheme\"G\n\x1aRegisterCardSchemeResponse\x12)\n\x06scheme\x18\x01 \x01(\x0b\x32\x19.farebridge.v1.CardScheme\"M\n\x1aRegisterParticipantRequest\x12/\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x1a.farebridge.v1.Participant\"N\n\x1bRegisterParticipantResponse\x12/\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x1a.farebridge.v1.Participant\">\n\x15RegisterDeviceRequest\x12%\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Device\"?\n\x16RegisterDeviceResponse\x12%\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Device\">\n\x15RegisterMediumRequest\x12%\n\x06medium\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Medium\"?\n\x16RegisterMediumResponse\x12%\n\x06medium\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Medium\"\x19\n\x17ListParticipantsRequest\"L\n\x18ListParticipantsResponse\x12\x30\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x1a.farebridge.v1.Participant\")\n\x12ListDevicesRequest\x12\x13\n\x0boperator_id\x18\x01 \x01(\t\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.farebridge.v1.Device2\xe3\x04\n\x0fRegistryService\x12l\n\x13RegisterParticipant\x12).farebridge.v1.RegisterParticipantRequest\x1a*.farebridge.v1.RegisterParticipantResponse\x12]\n\x0eRegisterDevice\x12$.farebridge.v1.RegisterDeviceRequest\x1a%.farebridge.v1.RegisterDeviceResponse\x12]\n\x0eRegisterMedium\x12$.farebridge.v1.RegisterMediumRequest\x1a%.farebridge.v1.RegisterMediumResponse\x12i\n\x12RegisterCardScheme\x12(.farebridge.v1.RegisterCardSchemeRequest\x1a).farebridge.v1.RegisterCardSchemeResponse\x12\x63\n\x10ListParticipants\x12&.farebridge.v1.ListParticipantsRequest\x1a\'.farebridge.v1.ListParticipantsResponse\x12T\n\x0bListDevices\x12!.farebridge.v1.ListDevicesRequest\x1a\".farebridge.v1.ListDevicesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$farebridge/v1/registry_service.proto\x12\rfarebridge.v1\x1a\x1a\x66\x61rebridge/v1/common.proto\"\x9b\x01\n\x0bParticipant\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x1e.farebridge.v1.ParticipantRole\x12\x1b\n\x13settlement_currency\x18\x04 \x01(\t\x12\x13\n\x0b\x61udit_scope\x18\x05 \x03(\t\"\x7f\n\x06\x44\x65vice\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x13\n\x0boperator_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x0f\n\x07stop_id\x18\x04 \x01(\t\x12(\n\x04mode\x18\x05 \x01(\x0e\x32\x1a.farebridge.v1.TransitMode\"C\n\x06Medium\x12\x14\n\x0cmedium_token\x18\x01 \x01(\t\x12\x11\n\tissuer_id\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61rd_uid\x18\x03 \x01(\x0c\"[\n\nCardScheme\x12\x11\n\tissuer_id\x18\x01 \x01(\t\x12\x0b\n\x03\x61id\x18\x02 \x01(\x0c\x12\x19\n\x11system_identifier\x18\x03 \x01(\x0c\x12\x12\n\nmaster_key\x18\x04 \x01(\x0c\"F\n\x19RegisterCardSchemeRequest\x12)\n\x06scheme\x18\x01 \x01(\x0b\x32\x19.farebridge.v1.CardScheme\"G\n\x1aRegisterCardSchemeResponse\x12)\n\x06scheme\x18\x01 \x01(\x0b\x32\x19.farebridge.v1.CardScheme\"M\n\x1aRegisterParticipantRequest\x12/\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x1a.farebridge.v1.Participant\"N\n\x1bRegisterParticipantResponse\x12/\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x1a.farebridge.v1.Participant\">\n\x15RegisterDeviceRequest\x12%\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Device\"?\n\x16RegisterDeviceResponse\x12%\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Device\">\n\x15RegisterMediumRequest\x12%\n\x06medium\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Medium\"?\n\x16RegisterMediumResponse\x12%\n\x06medium\x18\x01 \x01(\x0b\x32\x15.farebridge.v1.Medium\"\x19\n\x17ListParticipantsRequest\"L\n\x18ListParticipantsResponse\x12\x30\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x1a.farebridge.v1.Participant\")\n\x12ListDevicesRequest\x12\x13\n\x0boperator_id\x18\x01 \x01(\t\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.farebridge.v1.Device2\xe3\x04\n\x0fRegistryService\x12l\n\x13RegisterParticipant\x12).farebridge.v1.RegisterParticipantRequest\x1a*.farebridge.v1.RegisterParticipantResponse\x12]\n\x0eRegisterDevice\x12$.farebridge.v1.RegisterDeviceRequest\x1a%.farebridge.v1.RegisterDeviceResponse\x12]\n\x0eRegisterMedium\x12$.farebridge.v1.RegisterMediumRequest\x1a%.farebridge.v1.RegisterMediumResponse\x12i\n\x12RegisterCardScheme\x12(.farebridge.v1.RegisterCardSchemeRequest\x1a).farebridge.v1.RegisterCardSchemeResponse\x12\x63\n\x10ListParticipants\x12&.farebridge.v1.ListParticipantsRequest\x1a\'.farebridge.v1.ListParticipantsResponse\x12T\n\x0bListDevices\x12!.farebridge.v1.ListDevicesRequest\x1a\".farebridge.v1.ListDevicesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,37 +33,37 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'farebridge.v1.registry_serv
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PARTICIPANT']._serialized_start=84
-  _globals['_PARTICIPANT']._serialized_end=218
-  _globals['_DEVICE']._serialized_start=220
-  _globals['_DEVICE']._serialized_end=347
-  _globals['_MEDIUM']._serialized_start=349
-  _globals['_MEDIUM']._serialized_end=416
-  _globals['_CARDSCHEME']._serialized_start=418
-  _globals['_CARDSCHEME']._serialized_end=509
-  _globals['_REGISTERCARDSCHEMEREQUEST']._serialized_start=511
-  _globals['_REGISTERCARDSCHEMEREQUEST']._serialized_end=581
-  _globals['_REGISTERCARDSCHEMERESPONSE']._serialized_start=583
-  _globals['_REGISTERCARDSCHEMERESPONSE']._serialized_end=654
-  _globals['_REGISTERPARTICIPANTREQUEST']._serialized_start=656
-  _globals['_REGISTERPARTICIPANTREQUEST']._serialized_end=733
-  _globals['_REGISTERPARTICIPANTRESPONSE']._serialized_start=735
-  _globals['_REGISTERPARTICIPANTRESPONSE']._serialized_end=813
-  _globals['_REGISTERDEVICEREQUEST']._serialized_start=815
-  _globals['_REGISTERDEVICEREQUEST']._serialized_end=877
-  _globals['_REGISTERDEVICERESPONSE']._serialized_start=879
-  _globals['_REGISTERDEVICERESPONSE']._serialized_end=942
-  _globals['_REGISTERMEDIUMREQUEST']._serialized_start=944
-  _globals['_REGISTERMEDIUMREQUEST']._serialized_end=1006
-  _globals['_REGISTERMEDIUMRESPONSE']._serialized_start=1008
-  _globals['_REGISTERMEDIUMRESPONSE']._serialized_end=1071
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=1073
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=1098
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=1100
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=1176
-  _globals['_LISTDEVICESREQUEST']._serialized_start=1178
-  _globals['_LISTDEVICESREQUEST']._serialized_end=1219
-  _globals['_LISTDEVICESRESPONSE']._serialized_start=1221
-  _globals['_LISTDEVICESRESPONSE']._serialized_end=1282
-  _globals['_REGISTRYSERVICE']._serialized_start=1285
-  _globals['_REGISTRYSERVICE']._serialized_end=1896
+  _globals['_PARTICIPANT']._serialized_end=239
+  _globals['_DEVICE']._serialized_start=241
+  _globals['_DEVICE']._serialized_end=368
+  _globals['_MEDIUM']._serialized_start=370
+  _globals['_MEDIUM']._serialized_end=437
+  _globals['_CARDSCHEME']._serialized_start=439
+  _globals['_CARDSCHEME']._serialized_end=530
+  _globals['_REGISTERCARDSCHEMEREQUEST']._serialized_start=532
+  _globals['_REGISTERCARDSCHEMEREQUEST']._serialized_end=602
+  _globals['_REGISTERCARDSCHEMERESPONSE']._serialized_start=604
+  _globals['_REGISTERCARDSCHEMERESPONSE']._serialized_end=675
+  _globals['_REGISTERPARTICIPANTREQUEST']._serialized_start=677
+  _globals['_REGISTERPARTICIPANTREQUEST']._serialized_end=754
+  _globals['_REGISTERPARTICIPANTRESPONSE']._serialized_start=756
+  _globals['_REGISTERPARTICIPANTRESPONSE']._serialized_end=834
+  _globals['_REGISTERDEVICEREQUEST']._serialized_start=836
+  _globals['_REGISTERDEVICEREQUEST']._serialized_end=898
+  _globals['_REGISTERDEVICERESPONSE']._serialized_start=900
+  _globals['_REGISTERDEVICERESPONSE']._serialized_end=963
+  _globals['_REGISTERMEDIUMREQUEST']._serialized_start=965
+  _globals['_REGISTERMEDIUMREQUEST']._serialized_end=1027
+  _globals['_REGISTERMEDIUMRESPONSE']._serialized_start=1029
+  _globals['_REGISTERMEDIUMRESPONSE']._serialized_end=1092
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=1094
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=1119
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=1121
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=1197
+  _globals['_LISTDEVICESREQUEST']._serialized_start=1199
+  _globals['_LISTDEVICESREQUEST']._serialized_end=1240
+  _globals['_LISTDEVICESRESPONSE']._serialized_start=1242
+  _globals['_LISTDEVICESRESPONSE']._serialized_end=1303
+  _globals['_REGISTRYSERVICE']._serialized_start=1306
+  _globals['_REGISTRYSERVICE']._serialized_end=1917
 # @@protoc_insertion_point(module_scope)

@@ -31,11 +31,18 @@ class Participant(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     SETTLEMENT_CURRENCY_FIELD_NUMBER: _builtins.int
+    AUDIT_SCOPE_FIELD_NUMBER: _builtins.int
     participant_id: _builtins.str
     display_name: _builtins.str
     role: _common_pb2.ParticipantRole.ValueType
     settlement_currency: _builtins.str
     """ISO 4217 code of the currency it settles in."""
+    @_builtins.property
+    def audit_scope(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For an auditor: the participants whose records it is entitled to see.
+        Empty means all of them (an auditor of the whole clearing house).
+        """
+
     def __init__(
         self,
         *,
@@ -43,10 +50,11 @@ class Participant(_message.Message):
         display_name: _builtins.str = ...,
         role: _common_pb2.ParticipantRole.ValueType = ...,
         settlement_currency: _builtins.str = ...,
+        audit_scope: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "participant_id", b"participant_id", "role", b"role", "settlement_currency", b"settlement_currency"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_scope", b"audit_scope", "display_name", b"display_name", "participant_id", b"participant_id", "role", b"role", "settlement_currency", b"settlement_currency"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
