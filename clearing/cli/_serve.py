@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from clearing.cli._output import console
 from clearing.server import ServerSettings, start_server
+from clearing.settlement import parse_schedule
 from clearing.storage import DEFAULT_DATABASE_URL, Database
 
 DatabaseOption = typer.Option(
@@ -37,6 +38,13 @@ def serve(
         help="Tariff folder (GTFS-Fares v2 + farebridge.toml) for period pricing; "
         "without it, flat fares set through ClearingService.",
     ),
+    cut_off: list[str] = typer.Option(
+        [],
+        "--cut-off",
+        help="Local time of day (HH:MM) at which a clearing cycle ends; repeat for several "
+        "cycles a day. A close that names no cut-off ends at the latest scheduled one.",
+    ),
+    zone: str = typer.Option("UTC", help="Time zone of --cut-off times, e.g. Asia/Singapore."),
 ) -> None:
     """Run the gRPC server (mTLS, health checking and reflection) until interrupted."""
     if not (pki_dir / "server.pem").exists():
@@ -49,6 +57,7 @@ def serve(
             clearing_house_id=clearing_house,
             currency=currency,
             tariff_dir=tariff,
+            cycle_schedule=parse_schedule(zone, cut_off) if cut_off else None,
         )
     )
 

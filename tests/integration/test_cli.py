@@ -82,3 +82,12 @@ def test_pki_init_reports_the_files_it_made(tmp_path: Path) -> None:
     assert Path(files["server_cert"]).is_file()
     refused = farebridge("pki", "init", "--dir", str(tmp_path), "-p", "no spaces allowed")
     assert_user_error(refused, "participant id")
+
+
+def test_serve_refuses_a_malformed_cut_off_schedule(world: World) -> None:
+    pki = str(world.pki.directory)
+    assert_user_error(farebridge("serve", "--pki", pki, "--cut-off", "25:99"), "HH:MM")
+    assert_user_error(
+        farebridge("serve", "--pki", pki, "--cut-off", "03:00", "--zone", "Mars/Olympus"),
+        "unknown time zone",
+    )
