@@ -155,8 +155,11 @@ def simulate_command(
     threads: int = typer.Option(16, min=1, max=256, help="Readers uploading at once."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
-    """Drive a whole city day through farebridge over mTLS, close the cycle,
-    audit the ledger and reconcile every reader log; exit 1 if a check fails."""
+    """Drive a whole city day through farebridge and check it; exit 1 if a check fails.
+
+    Readers, wallets and riders go through the real services over mTLS; then
+    the cycle closes, the ledger is audited and every reader log reconciled.
+    """
     try:
         service_day = date.fromisoformat(day)
     except ValueError:
@@ -183,7 +186,7 @@ def demo(
     faults: bool = typer.Option(False, "--faults", help="Inject faults (see simulate)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
-    """The README's demo: ``simulate`` with its defaults (a minute or so)."""
+    """The README's demo: simulate with its defaults (a minute or so)."""
     simulate_command(riders, day, seed, work_dir, faults, 16, as_json)
 
 

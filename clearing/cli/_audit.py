@@ -34,7 +34,8 @@ from farebridge.codecs.transfers import LoggedTransfer
 from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, ledger_pb2
 
 app = typer.Typer(
-    help="Verify the ledger's signed tree heads, proofs and log.", no_args_is_help=True
+    help="Verify the ledger, its proofs and tree heads; reconcile reader logs.",
+    no_args_is_help=True,
 )
 app.command("verify-proof")(verify_proof)
 

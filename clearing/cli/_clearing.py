@@ -23,7 +23,10 @@ from clearing.settlement import CycleSummary, SettlementDesk, parse_schedule
 from clearing.storage import Database
 from farebridge.v1 import clearing_service_pb2 as settlement_pb
 
-app = typer.Typer(help="Close clearing cycles and read positions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Close clearing cycles; read positions and signed settlement reports.",
+    no_args_is_help=True,
+)
 
 
 def summary_json(summary: CycleSummary, head: SignedCheckpoint | None = None) -> dict[str, object]:
