@@ -81,7 +81,7 @@ def books(session: Session) -> Books:
         amount = int(transfer.amount)
         balances[f"{source.participant_id}/{source.code}/{source.currency}"] -= amount
         balances[f"{sink.participant_id}/{sink.code}/{sink.currency}"] += amount
-        if transfer.code == "fare":
+        if transfer.code == "fare" and sink.code == "fare_revenue":
             revenue[sink.participant_id] += amount
     return Books(digest.hexdigest(), count, dict(sorted(balances.items())), dict(revenue))
 

@@ -101,6 +101,7 @@ class Issuer:
     participant_id: str
     display_name: str
     media: MediumKind
+    currency: str = CURRENCY
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ class City:
     def operator(self, participant_id: str) -> Operator:
         return next(o for o in self.operators if o.participant_id == participant_id)
 
+    def issuer(self, participant_id: str) -> Issuer:
+        return next(i for i in self.issuers if i.participant_id == participant_id)
+
     def fare_of(self, device: Device) -> int:
         return self.operator(device.operator_id).fare_minor
 
@@ -152,8 +156,12 @@ OPERATORS = (
 ISSUERS = (
     Issuer("tapcard", "TapCard stored value", MediumKind.CARD),
     Issuer("phonepay", "PhonePay wallet", MediumKind.RIDE_CODE),
-    Issuer("citywallet", "CityWallet", MediumKind.RIDE_CODE),
+    # A wallet from across the border: its riders' funds are in SGD, the fares
+    # in EUR, converted at the rate the clearing house publishes for the cycle.
+    Issuer("citywallet", "CityWallet", MediumKind.RIDE_CODE, "SGD"),
 )
+# (fare currency, funds currency, rate): one EUR is worth 1.4523 SGD.
+FX_RATES = (("EUR", "SGD", "1.4523"),)
 # Shares of the population per issuer, in ISSUERS order.
 _ISSUER_WEIGHTS = (5, 3, 2)
 

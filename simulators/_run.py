@@ -219,7 +219,8 @@ class _Day:
             client = self.installed.clients[event.rider.issuer_id]
             retried(
                 lambda: client.top_up(
-                    event.top_up_id, event.rider.rider_id, event.amount_minor, CURRENCY,
+                    event.top_up_id, event.rider.rider_id, event.amount_minor,
+                    self.city.issuer(event.rider.issuer_id).currency,
                     source=event.source,
                 )
             )  # fmt: skip

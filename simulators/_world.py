@@ -28,7 +28,15 @@ from farebridge.v1 import (
 )
 from readers import ListSync, Reader, RideCodeGate, ServerConnection
 from simulators._card import SimulatedCard
-from simulators._city import CLEARING_HOUSE, CURRENCY, City, Device, MediumKind, Rider
+from simulators._city import (
+    CLEARING_HOUSE,
+    CURRENCY,
+    FX_RATES,
+    City,
+    Device,
+    MediumKind,
+    Rider,
+)
 from wallets import RideCodeWallet, WalletClient
 
 T = TypeVar("T")
@@ -122,16 +130,16 @@ class Installed:
 
 def admit(parties: Parties, city: City) -> None:
     registry = parties.registry(CLEARING_HOUSE)
-    roles = [(o.participant_id, o.display_name, common_pb2.PARTICIPANT_ROLE_OPERATOR)
+    roles = [(o.participant_id, o.display_name, common_pb2.PARTICIPANT_ROLE_OPERATOR, CURRENCY)
              for o in city.operators]  # fmt: skip
-    roles += [(i.participant_id, i.display_name, common_pb2.PARTICIPANT_ROLE_ISSUER)
+    roles += [(i.participant_id, i.display_name, common_pb2.PARTICIPANT_ROLE_ISSUER, i.currency)
               for i in city.issuers]  # fmt: skip
-    for participant_id, name, role in roles:
+    for participant_id, name, role, currency in roles:
         participant = registry_service_pb2.Participant(
             participant_id=participant_id,
             display_name=name,
             role=role,
-            settlement_currency=CURRENCY,
+            settlement_currency=currency,
         )
         request = registry_service_pb2.RegisterParticipantRequest(participant=participant)
         retried(partial(registry.RegisterParticipant, request))
@@ -144,6 +152,12 @@ def admit(parties: Parties, city: City) -> None:
         )
         fare_request = clearing_service_pb2.SetFlatFareRequest(flat_fare=fare)
         retried(partial(clearing.SetFlatFare, fare_request))
+    rates = [
+        clearing_service_pb2.FxRate(from_currency=source, to_currency=target, rate=rate)
+        for source, target, rate in FX_RATES
+    ]
+    fx_request = clearing_service_pb2.PublishFxRatesRequest(rates=rates)
+    retried(partial(clearing.PublishFxRates, fx_request))
 
 
 def _register_device(parties: Parties, device: Device, public_key: bytes) -> None:
