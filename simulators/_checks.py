@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from clearing.audit import audit_check, reconcile
+from clearing.ledger import TransferFlags, ledger_origin
 from clearing.pki import PkiLayout, load_signing_key
-from clearing.server import ledger_origin
 from clearing.storage import Database
 from clearing.storage.models import LedgerAccountRow, LedgerTransferRow, TapRow
 from farebridge.codecs import checkpoint as notes
@@ -76,7 +76,7 @@ def books(session: Session) -> Books:
                 )
             ).encode() + b"\x1e"
         )  # fmt: skip
-        if transfer.flags & (2 | 8):  # pending and void transfers move no posted money
+        if transfer.flags & (TransferFlags.PENDING | TransferFlags.VOID_PENDING):
             continue
         amount = int(transfer.amount)
         balances[f"{source.participant_id}/{source.code}/{source.currency}"] -= amount

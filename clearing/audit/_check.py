@@ -23,7 +23,7 @@ from clearing.audit._reconcile import (
     check_charged,
     check_ledger,
 )
-from clearing.ledger import leaf_hashes, logged_transfers, trial_balance
+from clearing.ledger import leaf_hashes, logged_transfers, posted_only, trial_balance
 from clearing.settlement import ReportError, verify_report
 from clearing.storage.models import (
     CyclePositionRow,
@@ -39,7 +39,6 @@ from farebridge.codecs.merkle import MerkleFrontier, leaf_hash
 from farebridge.codecs.transfers import transfer_leaf_bytes
 from farebridge.v1 import clearing_service_pb2
 
-_NOT_POSTED = 2 | 8  # pending and void transfers move no posted money
 _CHUNK = 20_000
 
 
@@ -127,7 +126,7 @@ def _recomputed_nets(session: Session) -> Nets:
             .join(LedgerTransferRow, LedgerTransferRow.transfer_id == CycleTransferRow.transfer_id)
             .join(LedgerAccountRow, LedgerAccountRow.account_id == account)
             .where(
-                LedgerTransferRow.flags.op("&")(_NOT_POSTED) == 0,
+                posted_only(),
                 # Settlement instructions close a cycle's positions; the stored
                 # positions are what they settled.
                 LedgerTransferRow.code != "settlement",

@@ -26,8 +26,8 @@ from clearing.fares import (
 from clearing.fares._repricing import TariffPricer
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 from clearing.ingest._proofs import check_proofs
-from clearing.ledger import AccountCode, AccountRef, Posting, post_or_raise, transfer_id_for
-from clearing.settlement import bridge, clearing_house_id, convert, post_chains, rates_in_force
+from clearing.ledger import AccountCode, AccountRef, Posting, post_chains, transfer_id_for
+from clearing.settlement import bridge, clearing_house_id, convert, rates_in_force
 from clearing.storage import Database
 from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
 from clearing.values import Device, Direction, ParticipantId, Tap
@@ -337,8 +337,8 @@ class Ingestor:
         priced = price_flat(taps, context)
         chains, priced = _convert_currencies(session, taps, context, priced)
         charges = [p for p in priced if isinstance(p, Charge) and p.amount.minor_units > 0]
-        post_or_raise(session, [_fare_posting(charge) for charge in charges], now)
-        post_chains(session, chains, now)
+        # Plain fares and cross-currency chains go to the ledger as one batch.
+        post_chains(session, [[_fare_posting(charge)] for charge in charges] + chains, now)
         unpriced = [p for p in priced if isinstance(p, Unpriced)]
         if unpriced:
             session.execute(

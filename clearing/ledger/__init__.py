@@ -27,10 +27,11 @@ from clearing.ledger._log import (
     LedgerLog,
     SignedCheckpoint,
     leaf_hashes,
+    ledger_origin,
     logged_transfer,
     logged_transfers,
 )
-from clearing.ledger._posting import LedgerInvariantError, Posting, post_or_raise
+from clearing.ledger._posting import LedgerInvariantError, Posting, post_chains, post_or_raise
 from clearing.ledger._store import (
     balances,
     create_accounts,
@@ -71,12 +72,14 @@ __all__ = [
     "create_transfers",
     "ensure_accounts",
     "leaf_hashes",
+    "ledger_origin",
     "load_accounts",
     "load_transfers",
     "logged_transfer",
     "logged_transfers",
     "lookup_accounts",
     "plan_transfers",
+    "post_chains",
     "post_or_raise",
     "posted_only",
     "transfer_id_for",

@@ -36,6 +36,11 @@ _SEQUENCE_CHUNK = 20_000
 _ADVISORY_LOCK = 0x66617265  # "fare": serializes sequencers on PostgreSQL
 
 
+def ledger_origin(clearing_house_id: str) -> str:
+    """The log's name in its checkpoints and the key name of its signatures."""
+    return f"farebridge/{clearing_house_id}/ledger"
+
+
 def logged_transfer(row: LedgerTransferRow) -> LoggedTransfer:
     return LoggedTransfer(
         row.transfer_id,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
 from clearing.ledger._accounts import AccountRef, account_id_for
-from clearing.ledger._contract import TransferRequest, TransferResult
+from clearing.ledger._contract import TransferFlags, TransferRequest, TransferResult
 from clearing.ledger._store import create_transfers, ensure_accounts
 from clearing.values import Money
 
@@ -47,13 +48,36 @@ class Posting(NamedTuple):
         )
 
 
+def _linked(chain: Sequence[Posting]) -> list[TransferRequest]:
+    """Every member but the last carries the linked flag: all or nothing."""
+    last = len(chain) - 1
+    return [
+        replace(p.request(), flags=TransferFlags.LINKED) if n < last else p.request()
+        for n, p in enumerate(chain)
+    ]
+
+
 def post_or_raise(
     session: Session, postings: Sequence[Posting], now: datetime
 ) -> list[TransferResult]:
     """Creates the named accounts if missing, then the transfers. Raises
     LedgerInvariantError unless every one answers ok or exists."""
+    return post_chains(session, [[posting] for posting in postings], now)
+
+
+def post_chains(
+    session: Session, chains: Sequence[Sequence[Posting]], now: datetime
+) -> list[TransferResult]:
+    """Posts each chain as one linked (all-or-nothing) run of transfers, in
+    one batch; a chain of one is a plain transfer. Creates the named accounts
+    if missing; raises LedgerInvariantError unless every transfer answers ok
+    or exists."""
+    postings = [posting for chain in chains for posting in chain]
+    if not postings:
+        return []
     ensure_accounts(session, (ref for p in postings for ref in (p.debit, p.credit)), now)
-    results = create_transfers(session, [p.request() for p in postings], now)
+    requests = [request for chain in chains if chain for request in _linked(chain)]
+    results = create_transfers(session, requests, now)
     refused = [
         (posting.transfer_id, result)
         for posting, result in zip(postings, results, strict=True)

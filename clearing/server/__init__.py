@@ -1,5 +1,6 @@
 """The gRPC server: mTLS, one interceptor per concern, one servicer per service."""
 
-from clearing.server._app import RunningServer, ServerSettings, ledger_origin, start_server
+from clearing.ledger import ledger_origin
+from clearing.server._app import RunningServer, ServerSettings, start_server
 
 __all__ = ["RunningServer", "ServerSettings", "ledger_origin", "start_server"]

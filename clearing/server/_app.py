@@ -17,7 +17,7 @@ from clearing import registry
 from clearing.fares._repricing import TariffPricer
 from clearing.fares.period import load_tariff
 from clearing.ingest import MAX_BATCH_BYTES, Ingestor
-from clearing.ledger import LedgerLog
+from clearing.ledger import LedgerLog, ledger_origin
 from clearing.pki import PkiLayout, load_signing_key
 from clearing.server._audit import AuditServicer
 from clearing.server._auth import AuthInterceptor, ParticipantDirectory
@@ -171,8 +171,3 @@ def start_server(settings: ServerSettings) -> RunningServer:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("farebridge listening on port %d", port)
     return RunningServer(server, port, database, health_servicer, ledger_log)
-
-
-def ledger_origin(clearing_house_id: str) -> str:
-    """The log's name in its checkpoints and the key name of its signatures."""
-    return f"farebridge/{clearing_house_id}/ledger"

@@ -7,6 +7,7 @@ positions. The primary key of ``cycle_transfers`` guarantees each transfer
 is cleared in exactly one cycle, even if two closes race.
 """
 
+from clearing.ledger import post_chains
 from clearing.settlement._cycles import (
     CycleSummary,
     close_cycle,
@@ -39,7 +40,6 @@ from clearing.settlement._netting import (
     net_sums,
     settlement_instructions,
 )
-from clearing.settlement._postings import post_chains
 from clearing.settlement._reports import (
     REPORT_DOMAIN,
     ReportError,

@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from clearing.errors import InvalidRequestError, NotFoundError, NothingToCloseError
-from clearing.ledger import AccountCode, posted_only
+from clearing.ledger import AccountCode, post_chains, posted_only
 from clearing.settlement._fees import Fee, fee_posting, fees_for, load_fee_schedules
 from clearing.settlement._fx import clearing_house_id
 from clearing.settlement._netting import (
@@ -36,7 +36,6 @@ from clearing.settlement._netting import (
     settlement_chains,
     settlement_instructions,
 )
-from clearing.settlement._postings import post_chains
 from clearing.storage.models import (
     ClearingCycleRow,
     CycleCutOffRow,

@@ -26,7 +26,7 @@ from google.protobuf.message import DecodeError
 from sqlalchemy.orm import Session
 
 from clearing.errors import FarebridgeError
-from clearing.ledger import LedgerLog, SignedCheckpoint
+from clearing.ledger import LedgerLog, SignedCheckpoint, ledger_origin
 from clearing.settlement._cycles import CycleSummary, close_cycle, cycle_summary
 from clearing.settlement._fx import clearing_house_id, rates_in_force
 from clearing.settlement._netting import Direction
@@ -53,11 +53,6 @@ class ReportError(FarebridgeError):
 
 def report_key_name(clearing_house_id: str) -> str:
     return f"farebridge/{clearing_house_id}/settlement"
-
-
-def ledger_origin(clearing_house_id: str) -> str:
-    """The ledger log's name in its checkpoints (as the server names it)."""
-    return f"farebridge/{clearing_house_id}/ledger"
 
 
 def _timestamp(instant: datetime | None) -> timestamp_pb2.Timestamp | None:
