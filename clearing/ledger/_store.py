@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from clearing.ledger._accounts import AccountRef, account_id_for
+from clearing.ledger._cache import account_cache, stage
 from clearing.ledger._contract import (
     Account,
     AccountFlags,
@@ -28,6 +29,12 @@ from clearing.ledger._contract import (
     TransferFlags,
     TransferRequest,
     TransferResult,
+)
+from clearing.ledger._driver import (
+    insert_transfers,
+    select_accounts,
+    select_failures,
+    select_transfers,
 )
 from clearing.ledger._engine import LedgerChanges, plan_transfers
 from clearing.storage._bulk import insert_missing
@@ -49,63 +56,27 @@ def _chunks(items: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
         yield items[start : start + _CHUNK]
 
 
-_TRANSFER_COLUMNS = (
-    LedgerTransferRow.transfer_id,
-    LedgerTransferRow.debit_account_id,
-    LedgerTransferRow.credit_account_id,
-    LedgerTransferRow.amount,
-    LedgerTransferRow.currency,
-    LedgerTransferRow.code,
-    LedgerTransferRow.user_data,
-    LedgerTransferRow.flags,
-    LedgerTransferRow.pending_id,
-    LedgerTransferRow.timeout,
-    LedgerTransferRow.created_at,
-)
-_ACCOUNT_COLUMNS = (
-    LedgerAccountRow.account_id,
-    LedgerAccountRow.participant_id,
-    LedgerAccountRow.currency,
-    LedgerAccountRow.code,
-    LedgerAccountRow.flags,
-    LedgerAccountRow.medium_token,
-)
-
-
 def posted_only() -> ColumnElement[bool]:
     """SQL condition: the transfer moves posted money (not pending, not void)."""
     return LedgerTransferRow.flags.op("&")(_NOT_POSTED) == 0
 
 
 def load_transfers(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Transfer]:
-    """Stored transfers among ``ids``. Columns, not ORM objects: this runs for
-    every batch on the tap path, and entities cost several times more."""
-    found: dict[uuid.UUID, Transfer] = {}
-    for chunk in _chunks(ids):
-        query = select(*_TRANSFER_COLUMNS).where(LedgerTransferRow.transfer_id.in_(chunk))
-        for row in session.execute(query):
-            found[row[0]] = Transfer(*row[:7], TransferFlags(row[7]), *row[8:])
-    return found
+    """Stored transfers among ``ids``."""
+    return {t.transfer_id: t for t in select_transfers(session.connection(), ids)}
 
 
 def _load_failures(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TransferResult]:
-    found: dict[uuid.UUID, TransferResult] = {}
-    for chunk in _chunks(ids):
-        query = select(LedgerFailureRow.transfer_id, LedgerFailureRow.result).where(
-            LedgerFailureRow.transfer_id.in_(chunk)
-        )
-        found.update((key, TransferResult(result)) for key, result in session.execute(query))
-    return found
+    return {key: TransferResult(r) for key, r in select_failures(session.connection(), ids)}
 
 
 def load_accounts(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:
-    found: dict[uuid.UUID, Account] = {}
-    for chunk in _chunks(ids):
-        query = select(*_ACCOUNT_COLUMNS).where(LedgerAccountRow.account_id.in_(chunk))
-        for account_id, owner, currency, code, flags, medium in session.execute(query):
-            found[account_id] = Account(
-                account_id, owner, currency, code, AccountFlags(flags), medium
-            )
+    """Accounts among ``ids``: committed ones from the account cache, the
+    rest from the database (staged for the cache if this transaction commits)."""
+    found, missing = account_cache(session).lookup(ids)
+    read = select_accounts(session.connection(), missing)
+    stage(session, read)
+    found.update((a.account_id, a) for a in read)
     return found
 
 
@@ -250,71 +221,11 @@ def _write(session: Session, changes: LedgerChanges, now: datetime) -> None:
         )
 
 
-_INSERT_COLUMNS = (
-    "transfer_id", "debit_account_id", "credit_account_id", "amount", "currency", "code",
-    "user_data", "flags", "pending_id", "timeout", "expires_at", "created_at",
-)  # fmt: skip
-
-
-def _sqlite_instant(instant: datetime | None) -> str | None:
-    """The text SQLAlchemy's SQLite DateTime stores, for a UTC instant."""
-    if instant is None:
-        return None
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 def _insert_transfers(
     session: Session, transfers: Sequence[Transfer], table: str = "ledger_transfers"
 ) -> None:
-    """One driver-level executemany: the hottest write of the tap path.
-
-    Values are converted here exactly as the column types would (UUIDs as
-    32-digit hex and instants as naive UTC text on SQLite; native types on
-    PostgreSQL), skipping SQLAlchemy's per-value processing. Reading the
-    rows back through the ORM (the Merkle log does, for every transfer)
-    checks the two agree.
-    """
-    connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    marks = ", ".join("?" if sqlite else "%s" for _ in _INSERT_COLUMNS)
-    statement = f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks})"
-    if sqlite:
-        rows: list[tuple[object, ...]] = [
-            (
-                t.transfer_id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount,
-                t.currency, t.code, t.user_data, int(t.flags),
-                t.pending_id.hex if t.pending_id else None, t.timeout,
-                _sqlite_instant(t.expires_at), _sqlite_instant(t.timestamp),
-            )
-            for t in transfers
-        ]  # fmt: skip
-    else:
-        rows = [
-            (
-                t.transfer_id, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
-                t.code, t.user_data, int(t.flags), t.pending_id, t.timeout, t.expires_at,
-                t.timestamp,
-            )
-            for t in transfers
-        ]  # fmt: skip
-    connection.exec_driver_sql(statement, rows)
-
-
-def _row(transfer: Transfer) -> dict[str, object]:
-    return {
-        "transfer_id": transfer.transfer_id,
-        "debit_account_id": transfer.debit_account_id,
-        "credit_account_id": transfer.credit_account_id,
-        "amount": transfer.amount,
-        "currency": transfer.currency,
-        "code": transfer.code,
-        "user_data": transfer.user_data,
-        "flags": int(transfer.flags),
-        "pending_id": transfer.pending_id,
-        "timeout": transfer.timeout,
-        "expires_at": transfer.expires_at,
-        "created_at": transfer.timestamp,
-    }
+    """The hottest write of the tap path, at driver level."""
+    insert_transfers(session.connection(), transfers, table)
 
 
 def create_accounts(
@@ -333,6 +244,7 @@ def create_accounts(
             fresh.append(account)
     if fresh:
         session.execute(insert(LedgerAccountRow), [_account_row(a, now) for a in fresh])
+        stage(session, fresh)
     return results
 
 
@@ -386,21 +298,17 @@ def _account_row(account: Account, now: datetime) -> dict[str, object]:
 
 def ensure_accounts(session: Session, refs: Iterable[AccountRef], now: datetime) -> None:
     """Creates the derived-id accounts that do not exist yet. Their content is
-    a pure function of their id, so an existing row is the same account."""
-    rows = [
-        _account_row(
-            Account(
-                account_id_for(r),
-                r.participant_id,
-                r.currency,
-                r.code.value,
-                medium_token=r.medium_token,
-            ),
-            now,
-        )
-        for r in sorted(set(refs))
+    a pure function of their id, so an existing row is the same account, and
+    one the account cache holds is known to exist."""
+    cache = account_cache(session)
+    wanted = {account_id_for(r): r for r in set(refs)}
+    unknown = [
+        Account(a, r.participant_id, r.currency, r.code.value, medium_token=r.medium_token)
+        for a, r in sorted(wanted.items())
+        if a not in cache
     ]
-    insert_missing(session, LedgerAccountRow, rows)
+    insert_missing(session, LedgerAccountRow, [_account_row(a, now) for a in unknown])
+    stage(session, unknown)
 
 
 def lookup_accounts(

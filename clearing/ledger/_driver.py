@@ -1,0 +1,167 @@
+"""The ledger's hottest reads and writes, at the database driver's level.
+
+Every tap batch looks up its transfer ids, failures and accounts and writes
+its transfers. Through SQLAlchemy's typed statements each value passes
+through per-column processors and every ``IN (...)`` list is compiled
+anew for its length; here a whole id set is one bound parameter (a
+PostgreSQL array, a SQLite JSON array) and values are converted exactly as
+the column types would (UUIDs as 32-digit hex and instants as naive UTC text
+on SQLite; native types on PostgreSQL). Reading the same rows back through
+the ORM, as the Merkle log does for every transfer, checks that they agree.
+
+On PostgreSQL, transfers are written with ``COPY``: one statement per batch
+instead of one per row, with the same triggers and constraints.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from sys import intern
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Connection
+
+from clearing.ledger._contract import Account, AccountFlags, Transfer, TransferFlags
+
+if TYPE_CHECKING:
+    import psycopg
+
+TRANSFER_COLUMNS = (
+    "transfer_id", "debit_account_id", "credit_account_id", "amount", "currency", "code",
+    "user_data", "flags", "pending_id", "timeout", "expires_at", "created_at",
+)  # fmt: skip
+_READ_COLUMNS = ", ".join(c for c in TRANSFER_COLUMNS if c != "expires_at")
+_ACCOUNT_COLUMNS = "account_id, participant_id, currency, code, flags, medium_token"
+
+# IntFlag construction costs microseconds; flags take a handful of values.
+_ACCOUNT_FLAGS: dict[int, AccountFlags] = {}
+_TRANSFER_FLAGS: dict[int, TransferFlags] = {}
+
+
+def _account_flags(value: int) -> AccountFlags:
+    flags = _ACCOUNT_FLAGS.get(value)
+    if flags is None:
+        flags = _ACCOUNT_FLAGS[value] = AccountFlags(value)
+    return flags
+
+
+def transfer_flags(value: int) -> TransferFlags:
+    flags = _TRANSFER_FLAGS.get(value)
+    if flags is None:
+        flags = _TRANSFER_FLAGS[value] = TransferFlags(value)
+    return flags
+
+
+def is_sqlite(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+def sqlite_instant(instant: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime stores, for a UTC instant."""
+    if instant is None:
+        return None
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(hex=value)
+
+
+def _rows_by_ids(
+    connection: Connection, columns: str, table: str, key: str, ids: Sequence[uuid.UUID]
+) -> Sequence[Any]:
+    """Rows of ``table`` whose ``key`` is among ``ids``, in one statement."""
+    if not ids:
+        return []
+    if is_sqlite(connection):
+        statement = f"SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))"
+        parameter: object = json.dumps([i.hex for i in ids])
+    else:
+        statement = f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)"
+        parameter = list(ids)
+    return connection.exec_driver_sql(statement, (parameter,)).all()
+
+
+def select_transfers(connection: Connection, ids: Sequence[uuid.UUID]) -> list[Transfer]:
+    rows = _rows_by_ids(connection, _READ_COLUMNS, "ledger_transfers", "transfer_id", ids)
+    if not is_sqlite(connection):
+        return [
+            Transfer(
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+                transfer_flags(row[7]), row[8], row[9], row[10],
+            )
+            for row in rows
+        ]  # fmt: skip
+    return [
+        Transfer(
+            uuid.UUID(hex=row[0]), uuid.UUID(hex=row[1]), uuid.UUID(hex=row[2]),
+            row[3], row[4], row[5], row[6], transfer_flags(row[7]), _sqlite_uuid(row[8]),
+            row[9], datetime.fromisoformat(row[10]).replace(tzinfo=UTC),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def select_failures(
+    connection: Connection, ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, str]]:
+    rows = _rows_by_ids(connection, "transfer_id, result", "ledger_failures", "transfer_id", ids)
+    if is_sqlite(connection):
+        return [(uuid.UUID(hex=key), result) for key, result in rows]
+    return [(key, result) for key, result in rows]
+
+
+def select_accounts(connection: Connection, ids: Sequence[uuid.UUID]) -> list[Account]:
+    """Accounts among ``ids``. Owner, currency and code are interned: the
+    account cache holds many accounts that share a handful of each."""
+    rows = _rows_by_ids(connection, _ACCOUNT_COLUMNS, "ledger_accounts", "account_id", ids)
+    sqlite = is_sqlite(connection)
+    return [
+        Account(
+            uuid.UUID(hex=key) if sqlite else key, intern(owner), intern(currency), intern(code),
+            _account_flags(flags), medium,
+        )
+        for key, owner, currency, code, flags, medium in rows
+    ]  # fmt: skip
+
+
+def transfer_rows(transfers: Sequence[Transfer], *, sqlite: bool) -> list[tuple[object, ...]]:
+    """Driver values for ``TRANSFER_COLUMNS``, converted as the column types would."""
+    if sqlite:
+        return [
+            (
+                t.transfer_id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount,
+                t.currency, t.code, t.user_data, int(t.flags),
+                t.pending_id.hex if t.pending_id else None, t.timeout,
+                sqlite_instant(t.expires_at), sqlite_instant(t.timestamp),
+            )
+            for t in transfers
+        ]  # fmt: skip
+    return [
+        (
+            t.transfer_id, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
+            t.code, t.user_data, int(t.flags), t.pending_id, t.timeout, t.expires_at,
+            t.timestamp,
+        )
+        for t in transfers
+    ]  # fmt: skip
+
+
+def insert_transfers(
+    connection: Connection, transfers: Sequence[Transfer], table: str = "ledger_transfers"
+) -> None:
+    """Writes ``transfers``: COPY on PostgreSQL, one executemany on SQLite."""
+    sqlite = is_sqlite(connection)
+    rows = transfer_rows(transfers, sqlite=sqlite)
+    columns = ", ".join(TRANSFER_COLUMNS)
+    if sqlite:
+        marks = ", ".join("?" for _ in TRANSFER_COLUMNS)
+        connection.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        return
+    raw = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
