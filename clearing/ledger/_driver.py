@@ -34,6 +34,7 @@ TRANSFER_COLUMNS = (
     "user_data", "flags", "pending_id", "timeout", "expires_at", "created_at",
 )  # fmt: skip
 _READ_COLUMNS = ", ".join(c for c in TRANSFER_COLUMNS if c != "expires_at")
+_PENDING = int(TransferFlags.PENDING)
 _ACCOUNT_COLUMNS = "account_id, participant_id, currency, code, flags, medium_token"
 
 # IntFlag construction costs microseconds; flags take a handful of values.
@@ -130,24 +131,31 @@ def select_accounts(connection: Connection, ids: Sequence[uuid.UUID]) -> list[Ac
 
 def transfer_rows(transfers: Sequence[Transfer], *, sqlite: bool) -> list[tuple[object, ...]]:
     """Driver values for ``TRANSFER_COLUMNS``, converted as the column types would."""
-    if sqlite:
+    if not sqlite:
         return [
             (
-                t.transfer_id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount,
-                t.currency, t.code, t.user_data, int(t.flags),
-                t.pending_id.hex if t.pending_id else None, t.timeout,
-                sqlite_instant(t.expires_at), sqlite_instant(t.timestamp),
+                t.transfer_id, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
+                t.code, t.user_data, int(t.flags), t.pending_id, t.timeout, t.expires_at,
+                t.timestamp,
             )
             for t in transfers
         ]  # fmt: skip
-    return [
-        (
-            t.transfer_id, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
-            t.code, t.user_data, int(t.flags), t.pending_id, t.timeout, t.expires_at,
-            t.timestamp,
-        )
-        for t in transfers
-    ]  # fmt: skip
+    rows: list[tuple[object, ...]] = []
+    stamped_at: datetime | None = None
+    stamp: str | None = None
+    for t in transfers:
+        if t.timestamp is not stamped_at:  # a batch shares one timestamp
+            stamped_at, stamp = t.timestamp, sqlite_instant(t.timestamp)
+        flags = int(t.flags)
+        rows.append(
+            (
+                t.transfer_id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount,
+                t.currency, t.code, t.user_data, flags,
+                t.pending_id.hex if t.pending_id else None, t.timeout,
+                sqlite_instant(t.expires_at) if flags & _PENDING and t.timeout else None, stamp,
+            )
+        )  # fmt: skip
+    return rows
 
 
 def insert_transfers(

@@ -39,6 +39,8 @@ _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _POST = int(TransferFlags.POST_PENDING)
 _PHASE_FLAGS = int(TransferFlags.PENDING | TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _KNOWN = int(KNOWN_TRANSFER_FLAGS)
+_ZERO = ZERO_ID.int
+_MAX = MAX_ID.int
 _CLOSED = int(AccountFlags.CLOSED)
 _DEBIT_LIMIT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CREDIT_LIMIT = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
@@ -178,20 +180,22 @@ def _apply(overlay: _Overlay, request: TransferRequest, now: datetime) -> R:
 def _check_identity(overlay: _Overlay, request: TransferRequest) -> R | None:
     """Flags and id checks, then idempotency: a known id answers ``exists``
     or names the first field that differs."""
-    if int(request.flags) & ~_KNOWN:
+    flags = int(request.flags)
+    if flags & ~_KNOWN:
         return R.RESERVED_FLAG
-    if request.transfer_id == ZERO_ID:
+    transfer_id = request.transfer_id
+    if transfer_id.int == _ZERO:
         return R.ID_MUST_NOT_BE_ZERO
-    if request.transfer_id == MAX_ID:
+    if transfer_id.int == _MAX:
         return R.ID_MUST_NOT_BE_INT_MAX
-    stored = overlay.transfer(request.transfer_id)
+    stored = overlay.transfer(transfer_id)
     if stored is not None:
         return _compare(request, stored, overlay)
-    if overlay.view.failure(request.transfer_id) is not None:
+    if overlay.view.failure(transfer_id) is not None:
         return R.ID_ALREADY_FAILED
-    if request.transfer_id in overlay.changes.failures:
+    if transfer_id in overlay.changes.failures:
         return R.ID_ALREADY_FAILED
-    if (int(request.flags) & _PHASE_FLAGS).bit_count() > 1:
+    if (flags & _PHASE_FLAGS).bit_count() > 1:
         return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
     return None
 
@@ -245,11 +249,12 @@ def _accounts(overlay: _Overlay, request: TransferRequest) -> tuple[Account, Acc
 
 
 def _static_checks(request: TransferRequest) -> R | None:
-    if request.debit_account_id in (None, ZERO_ID):
+    debit, credit = request.debit_account_id, request.credit_account_id
+    if debit is None or debit.int == _ZERO:
         return R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
-    if request.credit_account_id in (None, ZERO_ID):
+    if credit is None or credit.int == _ZERO:
         return R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
-    if request.debit_account_id == request.credit_account_id:
+    if debit.int == credit.int:
         return R.ACCOUNTS_MUST_BE_DIFFERENT
     if request.pending_id is not None:
         return R.PENDING_ID_MUST_BE_ZERO
@@ -278,22 +283,26 @@ def _move(overlay: _Overlay, request: TransferRequest, now: datetime) -> R:
     if int(credit.flags) & _CLOSED:
         return R.CREDIT_ACCOUNT_ALREADY_CLOSED
     pending = bool(int(request.flags) & _PENDING)
-    result = _check_limits(overlay, debit, credit, request.amount)
+    amount = request.amount
+    debit_balance = overlay.balance(debit.account_id)
+    credit_balance = overlay.balance(credit.account_id)
+    result = _check_limits(debit, credit, debit_balance, credit_balance, amount)
     if result is not None:
         return result
-    amount = request.amount
-    _shift(
-        overlay,
-        debit.account_id,
-        debits_pending=amount if pending else 0,
-        debits_posted=0 if pending else amount,
-    )
-    _shift(
-        overlay,
-        credit.account_id,
-        credits_pending=amount if pending else 0,
-        credits_posted=0 if pending else amount,
-    )
+    if debit_balance is not None:
+        overlay.set_balance(
+            debit.account_id,
+            debit_balance.add(
+                debits_pending=amount if pending else 0, debits_posted=0 if pending else amount
+            ),
+        )
+    if credit_balance is not None:
+        overlay.set_balance(
+            credit.account_id,
+            credit_balance.add(
+                credits_pending=amount if pending else 0, credits_posted=0 if pending else amount
+            ),
+        )
     overlay.add_transfer(
         Transfer(
             request.transfer_id,
@@ -312,9 +321,15 @@ def _move(overlay: _Overlay, request: TransferRequest, now: datetime) -> R:
     return R.OK
 
 
-def _check_limits(overlay: _Overlay, debit: Account, credit: Account, amount: int) -> R | None:
-    debit_balance = overlay.balance(debit.account_id)
-    credit_balance = overlay.balance(credit.account_id)
+def _check_limits(
+    debit: Account,
+    credit: Account,
+    debit_balance: Balance | None,
+    credit_balance: Balance | None,
+    amount: int,
+) -> R | None:
+    """Overflows, then balance limits. Balances are loaded only for limited
+    accounts; without them there is no counter to overflow or limit."""
     if amount > MAX_AMOUNT:
         return R.OVERFLOWS_DEBITS
     if debit_balance is not None:
