@@ -14,14 +14,15 @@ stage. A rolled-back account can therefore never look as if it existed.
 
 from __future__ import annotations
 
+import threading
 import uuid
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from clearing.caching import BoundedCache
 from clearing.ledger._contract import Account
 
 DEFAULT_CAPACITY = 100_000
@@ -31,53 +32,29 @@ transfer within it."""
 _STAGED = "clearing.ledger.staged_accounts"
 
 
-class AccountCache:
-    """Least-recently-used accounts, at most ``capacity`` of them."""
+class AccountCache(BoundedCache[uuid.UUID, Account]):
+    """Committed accounts by id, least recently used first out."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self.capacity = capacity
-        self._accounts: OrderedDict[uuid.UUID, Account] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._accounts)
-
-    def __contains__(self, account_id: uuid.UUID) -> bool:
-        return account_id in self._accounts
-
-    def lookup(self, ids: Iterable[uuid.UUID]) -> tuple[dict[uuid.UUID, Account], list[uuid.UUID]]:
-        """The cached accounts among ``ids``, and the ids still to be read."""
-        found: dict[uuid.UUID, Account] = {}
-        missing: list[uuid.UUID] = []
-        accounts = self._accounts
-        for account_id in ids:
-            account = accounts.get(account_id)
-            if account is None:
-                missing.append(account_id)
-            else:
-                accounts.move_to_end(account_id)
-                found[account_id] = account
-        return found, missing
+        super().__init__(capacity)
 
     def add(self, accounts: Iterable[Account]) -> None:
-        stored = self._accounts
-        for account in accounts:
-            stored[account.account_id] = account
-            stored.move_to_end(account.account_id)
-        while len(stored) > self.capacity:
-            stored.popitem(last=False)
+        self.put_many((account.account_id, account) for account in accounts)
 
 
 _caches: weakref.WeakKeyDictionary[Engine, AccountCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
 
 
 def account_cache(session: Session) -> AccountCache:
     """The cache of the database ``session`` is bound to."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
-    cache = _caches.get(engine)
-    if cache is None:
-        cache = _caches[engine] = AccountCache()
-    return cache
+    with _caches_lock:
+        cache = _caches.get(engine)
+        if cache is None:
+            cache = _caches[engine] = AccountCache()
+        return cache
 
 
 def stage(session: Session, accounts: Sequence[Account]) -> None:
