@@ -64,7 +64,7 @@ def _ceiling_table(metadata: MetaData) -> Table:
         Column("amount", BigInteger), Column("currency", String(3)),
         Column("code", String(32)), Column("user_data", String(128), index=True),
         Column("flags", Integer), Column("pending_id", Uuid()), Column("timeout", Integer),
-        Column("expires_at", UTCDateTime()), Column("created_at", UTCDateTime()),
+        Column("expires_at", UTCDateTime()), Column("created_at", UTCDateTime(), index=True),
     )  # fmt: skip
 
 

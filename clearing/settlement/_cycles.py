@@ -7,20 +7,23 @@ cycle unique even if two closes race. A transfer committed after the
 cut-off (a late tap's re-pricing difference included) waits for a later
 cycle, where it is an adjustment: a closed cycle is never reopened.
 
-Then, in the same transaction: positions from two grouped queries over the
-claimed set; the clearing fees, posted through the ledger and cleared in
-this cycle; settlement instructions that net every position to zero,
-posted as one linked chain per currency and cleared in this cycle too.
+The sums per participant and currency are read from the ledger over the
+claim's own condition (docs.md, Cost). Then, in the same transaction: the
+clearing fees, posted through the ledger and cleared in this cycle;
+settlement instructions that net every position to zero, posted as one
+linked chain per currency and cleared in this cycle too.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, literal, select, text
+from sqlalchemy import ColumnElement, Select, func, insert, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from clearing.errors import InvalidRequestError, NotFoundError, NothingToCloseError
@@ -76,31 +79,163 @@ class _Totals(NamedTuple):
     credits: dict[Key, int]
     debits: dict[Key, int]
     fare_bases: dict[Key, tuple[int, int]]
+    transfers: int  # in the set, moving posted money or not
 
 
-def _claim(session: Session, cycle_number: int, cut_off: datetime) -> int:
+# The close may raise SQLite's page cache this far (KiB) while it runs: the
+# claim and the totals each read the cycle's transfers once more.
+_SQLITE_CACHE_KIB = 256 * 1024
+
+
+def _candidates(
+    columns: list[ColumnElement[Any]], cut_off: datetime, since: datetime | None
+) -> Select[Any]:
+    """What a close at ``cut_off`` clears: every transfer created by then
+    that no earlier cycle cleared. ``since`` is the earlier cycles'
+    ``cleared_through`` (None: nothing was ever cleared). A transfer created
+    after it cannot have been cleared, so only the older ones (a transaction
+    that committed late) are checked against the earlier claims; the rest is
+    a range of the created_at index."""
+    created = LedgerTransferRow.created_at
+    if since is None:
+        # Everything up to the cut-off: a scan. SQLite cannot tell from a
+        # range how much of the index it covers; wrapped, the index is out.
+        return select(*columns).where(func.coalesce(created, created) <= cut_off)
     already = select(CycleTransferRow.transfer_id).where(
         CycleTransferRow.transfer_id == LedgerTransferRow.transfer_id
     )
+    window = select(*columns).where(created > since, created <= cut_off)
+    late = select(*columns).where(created <= min(since, cut_off), ~already.exists())
+    return union_all(window, late)  # type: ignore[return-value]
+
+
+def _claimed(columns: list[ColumnElement[Any]], cycle_number: int) -> Select[Any]:
+    """The transfers a cycle claimed (a full read of its membership)."""
+    return (
+        select(*columns)
+        .join(CycleTransferRow, CycleTransferRow.transfer_id == LedgerTransferRow.transfer_id)
+        .where(CycleTransferRow.cycle_number == cycle_number)
+    )
+
+
+def _side_columns(side: str, sqlite: bool) -> list[ColumnElement[Any]]:
+    account: ColumnElement[Any] = getattr(LedgerTransferRow, f"{side}_account_id")
+    if sqlite:
+        # An expression, not the column: SQLite would otherwise walk the
+        # account index for the GROUP BY and read every row at random; a
+        # straight scan that sorts is twice as fast.
+        account = func.coalesce(account, account)
+    return [
+        account.label("account_id"),
+        LedgerTransferRow.code.label("code"),
+        posted_only().label("posted"),
+        LedgerTransferRow.amount.label("amount"),
+    ]
+
+
+def _side(session: Session, source: Select[Any]) -> list[tuple[str, str, str, str, bool, int, int]]:
+    """(participant, currency, account code, transfer code, posted, sum,
+    count) over one side of a set of transfers: grouped by account first, so
+    only the groups meet the accounts table."""
+    rows = source.subquery()
+    grouped = (
+        select(
+            rows.c.account_id, rows.c.code, rows.c.posted,
+            func.sum(rows.c.amount).label("total"), func.count().label("n"),
+        )
+        .group_by(rows.c.account_id, rows.c.code, rows.c.posted)
+        .subquery()
+    )  # fmt: skip
+    result = session.execute(
+        select(
+            LedgerAccountRow.participant_id, LedgerAccountRow.currency, LedgerAccountRow.code,
+            grouped.c.code, grouped.c.posted, func.sum(grouped.c.total), func.sum(grouped.c.n),
+        )
+        .join(LedgerAccountRow, LedgerAccountRow.account_id == grouped.c.account_id)
+        .group_by(
+            LedgerAccountRow.participant_id, LedgerAccountRow.currency, LedgerAccountRow.code,
+            grouped.c.code, grouped.c.posted,
+        )
+    )  # fmt: skip
+    return [(p, c, a, t, bool(posted), int(sum_), int(n)) for p, c, a, t, posted, sum_, n in result]
+
+
+def _totals(session: Session, source: Callable[[str], Select[Any]]) -> _Totals:
+    sums: dict[str, dict[Key, int]] = {"credit": defaultdict(int), "debit": defaultdict(int)}
+    bases: dict[Key, tuple[int, int]] = {}
+    counts = {}
+    for side in ("credit", "debit"):
+        counts[side] = 0
+        for participant, currency, account_code, code, posted, total, count in _side(
+            session, source(side)
+        ):
+            counts[side] += count
+            if not posted:
+                continue
+            key = (participant, currency)
+            sums[side][key] += total
+            sign = _FARE_SIGNS.get((side, account_code, code))
+            if sign is not None:
+                gross, fares = bases.get(key, (0, 0))
+                bases[key] = (gross + sign * total, fares + (count if sign > 0 else 0))
+    # Under READ COMMITTED each statement sees its own snapshot; the ledger
+    # only grows, so equal counts mean both sides read the same transfers.
+    same = counts["credit"] if counts["credit"] == counts["debit"] else -1
+    return _Totals(dict(sums["credit"]), dict(sums["debit"]), bases, same)
+
+
+def _insert_claim(
+    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None
+) -> int:
+    """Claims the candidates in one INSERT ... SELECT, in id order (the
+    primary key's B-tree then fills page by page); answers how many."""
+    rows = _candidates(
+        [LedgerTransferRow.transfer_id.label("transfer_id")], cut_off, since
+    ).subquery()
     claim = insert(CycleTransferRow).from_select(
         ["transfer_id", "cycle_number"],
-        select(LedgerTransferRow.transfer_id, literal(cycle_number)).where(
-            LedgerTransferRow.created_at <= cut_off, ~already.exists()
-        ),
+        select(rows.c.transfer_id, literal(cycle_number)).order_by(rows.c.transfer_id),
     )
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
-        # The anti-join reads the very table the statement inserts into. A
-        # nested loop over it rescans every page written so far (the new rows
-        # are invisible but still read), which turns a million-row claim
-        # quadratic; a hash anti-join reads the earlier claims once.
-        session.execute(text("SET LOCAL enable_nestloop = off"))
-    session.execute(claim)
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+        if since is not None:
+            # The anti-join reads the very table the statement inserts into. A
+            # nested loop over it rescans every page written so far (the new
+            # rows are invisible but still read); a hash anti-join reads the
+            # earlier claims once.
+            session.execute(text("SET LOCAL enable_nestloop = off"))
+    # Through the connection: the ORM's result of an INSERT ... SELECT does
+    # not carry the driver's row count, and SQLAlchemy keeps it only if asked.
+    options = {"preserve_rowcount": True}
+    inserted = session.connection().execute(claim, execution_options=options).rowcount
     if postgres:
+        session.execute(text("RESET work_mem"))
         session.execute(text("RESET enable_nestloop"))
-    # Counted rather than read from rowcount, which drivers may leave at -1.
-    claimed = select(func.count()).where(CycleTransferRow.cycle_number == cycle_number)
-    return int(session.scalar(claimed) or 0)
+    if inserted is None or inserted < 0:
+        claimed = select(func.count()).where(CycleTransferRow.cycle_number == cycle_number)
+        inserted = int(session.scalar(claimed) or 0)
+    return int(inserted)
+
+
+def _claim(
+    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None
+) -> tuple[int, _Totals]:
+    """Claims what the cycle clears and sums it per participant and currency.
+
+    The sums are taken first, straight from the ledger over the same
+    candidates (no join back through the claimed rows), then the claim. On
+    SQLite the write transaction sees one unchanging database. On PostgreSQL
+    a transfer may commit between the statements; the candidates only grow,
+    so equal counts prove the sums cover exactly the claimed set, and
+    otherwise they are taken again from the claimed rows.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    totals = _totals(session, lambda side: _candidates(_side_columns(side, sqlite), cut_off, since))
+    claimed = _insert_claim(session, cycle_number, cut_off, since)
+    if claimed and claimed != totals.transfers:
+        totals = _totals(session, lambda side: _claimed(_side_columns(side, sqlite), cycle_number))
+    return claimed, totals
 
 
 def _claim_ids(session: Session, cycle_number: int, ids: list[uuid.UUID]) -> None:
@@ -121,63 +256,14 @@ _FARE_SIGNS = {
 }
 
 
-def _side(
-    session: Session, cycle_number: int, side: str
-) -> list[tuple[str, str, str, str, int, int]]:
-    """(participant, currency, account code, transfer code, sum, count): the
-    claimed set grouped by account first, so only the groups meet the
-    accounts table."""
-    account = getattr(LedgerTransferRow, f"{side}_account_id")
-    grouped = (
-        select(
-            account.label("account_id"),
-            LedgerTransferRow.code.label("code"),
-            func.sum(LedgerTransferRow.amount).label("total"),
-            func.count().label("n"),
-        )
-        .select_from(CycleTransferRow)
-        .join(LedgerTransferRow, LedgerTransferRow.transfer_id == CycleTransferRow.transfer_id)
-        .where(CycleTransferRow.cycle_number == cycle_number, posted_only())
-        .group_by(account, LedgerTransferRow.code)
-        .subquery()
-    )
-    rows = session.execute(
-        select(
-            LedgerAccountRow.participant_id, LedgerAccountRow.currency, LedgerAccountRow.code,
-            grouped.c.code, func.sum(grouped.c.total), func.sum(grouped.c.n),
-        )
-        .join(LedgerAccountRow, LedgerAccountRow.account_id == grouped.c.account_id)
-        .group_by(
-            LedgerAccountRow.participant_id, LedgerAccountRow.currency, LedgerAccountRow.code,
-            grouped.c.code,
-        )
-    )  # fmt: skip
-    return [(p, c, a, t, int(total), int(n)) for p, c, a, t, total, n in rows]
-
-
-def _totals(session: Session, cycle_number: int) -> _Totals:
-    sums: dict[str, dict[Key, int]] = {"credit": defaultdict(int), "debit": defaultdict(int)}
-    bases: dict[Key, tuple[int, int]] = {}
-    for side in ("credit", "debit"):
-        for participant, currency, account_code, code, total, count in _side(
-            session, cycle_number, side
-        ):
-            key = (participant, currency)
-            sums[side][key] += total
-            sign = _FARE_SIGNS.get((side, account_code, code))
-            if sign is not None:
-                gross, fares = bases.get(key, (0, 0))
-                bases[key] = (gross + sign * total, fares + (count if sign > 0 else 0))
-    return _Totals(dict(sums["credit"]), dict(sums["debit"]), bases)
-
-
 def _charge_fees(
     session: Session, cycle_number: int, totals: _Totals, house: str, now: datetime
-) -> list[Fee]:
+) -> tuple[list[Fee], list[uuid.UUID]]:
     fees = [f for f in fees_for(totals.fare_bases, load_fee_schedules(session)) if f.amount]
     postings = [fee_posting(cycle_number, fee, house) for fee in fees]
     post_chains(session, [[p] for p in postings], now)
-    _claim_ids(session, cycle_number, [p.transfer_id for p in postings])
+    ids = [p.transfer_id for p in postings]
+    _claim_ids(session, cycle_number, ids)
     for fee in fees:
         payer, earner = (fee.participant_id, fee.currency), (house, fee.currency)
         amount = abs(fee.amount)
@@ -191,17 +277,18 @@ def _charge_fees(
         CycleFeeRow(cycle_number=cycle_number, transfer_id=p.transfer_id, **f._asdict())
         for f, p in zip(fees, postings, strict=True)
     )
-    return fees
+    return fees, ids
 
 
 def _settle(
     session: Session, cycle_number: int, rows: list[Position], house: str, now: datetime
-) -> list[Instruction]:
+) -> tuple[list[Instruction], list[uuid.UUID]]:
     instructions = settlement_instructions(rows)
     chains = settlement_chains(cycle_number, instructions, house)
     post_chains(session, chains, now)
     postings = [instruction_posting(cycle_number, i, house) for i in instructions]
-    _claim_ids(session, cycle_number, [p.transfer_id for p in postings])
+    ids = [p.transfer_id for p in postings]
+    _claim_ids(session, cycle_number, ids)
     session.add_all(
         CycleInstructionRow(
             cycle_number=cycle_number, participant_id=i.participant_id, currency=i.currency,
@@ -209,7 +296,7 @@ def _settle(
         )
         for i, p in zip(instructions, postings, strict=True)
     )  # fmt: skip
-    return instructions
+    return instructions, ids
 
 
 def _previous_cut_off(session: Session, cycle_number: int) -> datetime | None:
@@ -236,6 +323,50 @@ def _check_cut_off(session: Session, last: int, cut_off: datetime, now: datetime
         )
 
 
+def _cleared_through(session: Session, last: int, cut_off: datetime) -> datetime | None:
+    """The bound below which a close checks candidates against earlier
+    claims: None when no cycle was ever closed; the close's own cut-off
+    (check everything) when the previous cycle did not record one."""
+    if last == 0:
+        return None
+    row = session.get(CycleCutOffRow, last)
+    if row is None or row.cleared_through is None:
+        return cut_off
+    return row.cleared_through
+
+
+def _high_water(
+    session: Session, since: datetime | None, cut_off: datetime, ids: list[uuid.UUID]
+) -> datetime:
+    """``cleared_through`` after this close: the latest of the previous one,
+    the cut-off, and the creation of the transfers it claimed by id."""
+    own = (
+        session.scalar(
+            select(func.max(LedgerTransferRow.created_at)).where(
+                LedgerTransferRow.transfer_id.in_(ids)
+            )
+        )
+        if ids
+        else None
+    )
+    return max(t for t in (since, cut_off, own) if t is not None)
+
+
+@contextmanager
+def _sqlite_cache(session: Session) -> Iterator[None]:
+    """A larger page cache for this connection while the close runs."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-_SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
+
+
 def close_cycle(
     session: Session, close_id: str, now: datetime, *, cut_off: datetime | None = None
 ) -> CycleSummary:
@@ -259,21 +390,25 @@ def close_cycle(
     )
     session.add(cycle)
     session.flush()
-    claimed = _claim(session, number, cut_off)
+    since = _cleared_through(session, last, cut_off)
+    with _sqlite_cache(session):
+        claimed, totals = _claim(session, number, cut_off, since)
     if claimed == 0:
         raise NothingToCloseError(
             f"no transfer committed by {cut_off.isoformat()} awaits clearing; nothing to close"
         )
     house = clearing_house_id(session)
-    totals = _totals(session, number)
-    fees = _charge_fees(session, number, totals, house, now)
+    fees, fee_ids = _charge_fees(session, number, totals, house, now)
     rows = positions(totals.credits, totals.debits)
-    instructions = _settle(session, number, rows, house, now)
+    instructions, settlement_ids = _settle(session, number, rows, house, now)
     cycle.transfer_count = claimed + len(fees)
     session.add_all(CyclePositionRow(cycle_number=number, **p._asdict()) for p in rows)
     session.add(
-        CycleCutOffRow(cycle_number=number, cut_off=cut_off, settlement_count=len(instructions))
-    )
+        CycleCutOffRow(
+            cycle_number=number, cut_off=cut_off, settlement_count=len(instructions),
+            cleared_through=_high_water(session, since, cut_off, fee_ids + settlement_ids),
+        )
+    )  # fmt: skip
     session.flush()
     return CycleSummary(
         number, close_id, now, cycle.transfer_count, tuple(rows), cut_off,

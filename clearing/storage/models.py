@@ -175,7 +175,7 @@ class LedgerTransferRow(Base):
     pending_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     timeout: Mapped[int] = mapped_column(Integer, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class LedgerFailureRow(Base):
@@ -242,16 +242,19 @@ class ClearingCycleRow(Base):
 
 class CycleTransferRow(Base):
     """Membership of a transfer in the cycle that cleared it. The primary key
-    on ``transfer_id`` is what guarantees a transfer is cleared exactly once."""
+    on ``transfer_id`` is what guarantees a transfer is cleared exactly once.
+
+    Lean on purpose (a close inserts one row per transfer it clears): no
+    foreign keys, no index on the cycle, and no rowid on SQLite. Its ids come
+    from ``ledger_transfers`` in the claiming statement, or were just posted,
+    and the ledger refuses deletes.
+    """
 
     __tablename__ = "cycle_transfers"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    transfer_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("ledger_transfers.transfer_id"), primary_key=True
-    )
-    cycle_number: Mapped[int] = mapped_column(
-        ForeignKey("clearing_cycles.cycle_number"), index=True
-    )
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    cycle_number: Mapped[int] = mapped_column(Integer)
 
 
 class CyclePositionRow(Base):
@@ -485,7 +488,8 @@ class RideCodeUseRow(Base):
 class CycleCutOffRow(Base):
     """When a closed cycle ends: it cleared the transfers committed up to
     ``cut_off`` (and not cleared before), plus its own fee and settlement
-    transfers. ``settlement_count`` counts the latter."""
+    transfers. ``settlement_count`` counts the latter; ``cleared_through``
+    bounds what the next close must check against earlier claims."""
 
     __tablename__ = "cycle_cut_offs"
 
@@ -494,6 +498,10 @@ class CycleCutOffRow(Base):
     )
     cut_off: Mapped[datetime] = mapped_column(UTCDateTime())
     settlement_count: Mapped[int] = mapped_column(BigInteger)
+    cleared_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """No transfer created after this instant was cleared by this cycle or an
+    earlier one (the later of the cut-offs and the closes' own postings);
+    None for cycles closed before it was recorded."""
 
 
 class FxRateRow(Base):
