@@ -10,25 +10,37 @@ process that answers every batch at once and does nothing else.
 
     .venv/bin/python benchmarks/end_to_end.py [--taps 200000] [--readers 8]
         [--batch 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+Sustained mode, ``--duration SECONDS``: the readers seal fresh batches as
+they go and keep submitting for that long; the server's resident memory is
+sampled every ``--sample-every`` seconds, and the report adds taps/s minute
+by minute and the memory series (first minute, last minute, peak, and the
+slope over the second half), so both decay and growth show. The ceiling then
+runs for ``--ceiling-duration`` seconds, its batches sealed the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -60,6 +72,10 @@ class Run:
     seconds: float
     latencies_ms: list[float]
     peak_rss_mib: float
+    # Seconds since the start and taps answered, one per acknowledgement.
+    acks: Sequence[tuple[float, int]] = ()
+    # The server's memory and CPU time, sampled through the run.
+    samples: Sequence[Sample] = ()
 
     @property
     def rate(self) -> float:
@@ -78,75 +94,162 @@ def _connection(layout: PkiLayout, port: int, participant: str) -> ServerConnect
     )
 
 
-def _batches(
-    device_id: str, taps: int, size: int, start: datetime
-) -> tuple[bytes, list[reader_service_pb2.SubmitTapsRequest]]:
+# A request with the number of taps it carries.
+Batch = tuple[reader_service_pb2.SubmitTapsRequest, int]
+
+
+def _sealed(device_id: str, key: Ed25519PrivateKey, sequences: range, start: datetime) -> Batch:
+    """One signed batch of the device's taps with these sequence numbers."""
+    batch = tap_pb2.TapBatch(device_id=device_id, batch_id=str(uuid.uuid4()))
+    for sequence in sequences:
+        tap = batch.taps.add(
+            tap_id=f"{device_id}-{sequence}",
+            device_sequence=sequence,
+            medium_token=f"card-{sequence % MEDIA}",
+            direction=common_pb2.TAP_DIRECTION_ON,
+        )
+        tap.tapped_at.FromDatetime(start + timedelta(milliseconds=sequence))
+    batch.sealed_at.FromDatetime(start)
+    signed = seal_batch(batch, key)
+    return reader_service_pb2.SubmitTapsRequest(signed_batch=signed), len(sequences)
+
+
+def _batches(device_id: str, taps: int, size: int, start: datetime) -> tuple[bytes, list[Batch]]:
     key = generate_device_key()
-    requests = []
-    for first in range(0, taps, size):
-        batch = tap_pb2.TapBatch(device_id=device_id, batch_id=str(uuid.uuid4()))
-        for sequence in range(first + 1, min(taps, first + size) + 1):
-            tap = batch.taps.add(
-                tap_id=f"{device_id}-{sequence}",
-                device_sequence=sequence,
-                medium_token=f"card-{sequence % MEDIA}",
-                direction=common_pb2.TAP_DIRECTION_ON,
-            )
-            tap.tapped_at.FromDatetime(start + timedelta(milliseconds=sequence))
-        batch.sealed_at.FromDatetime(start)
-        requests.append(reader_service_pb2.SubmitTapsRequest(signed_batch=seal_batch(batch, key)))
+    requests = [
+        _sealed(device_id, key, range(first + 1, min(taps, first + size) + 1), start)
+        for first in range(0, taps, size)
+    ]
     return public_key_bytes(key), requests
 
 
+def _endless(device_id: str, size: int, start: datetime) -> tuple[bytes, Iterator[Batch]]:
+    """Fresh batches for as long as they are asked for, sealed as they go."""
+    key = generate_device_key()
+    requests = (
+        _sealed(device_id, key, range(first + 1, first + size + 1), start)
+        for first in itertools.count(0, size)
+    )
+    return public_key_bytes(key), requests
+
+
+Work = dict[str, Iterable[Batch]]
+
+
 def _stream(
-    channel: grpc.Channel, requests: Sequence[reader_service_pb2.SubmitTapsRequest]
-) -> list[float]:
-    """One reader's stream, IN_FLIGHT batches outstanding; answers latencies."""
-    outbox: queue.SimpleQueue[reader_service_pb2.SubmitTapsRequest | None] = queue.SimpleQueue()
-    sent: list[float] = []
+    channel: grpc.Channel,
+    requests: Iterable[Batch],
+    began: float,
+    until: float,
+) -> tuple[list[float], list[tuple[float, int]]]:
+    """One reader's stream, IN_FLIGHT batches outstanding, sending until the
+    batches run out or the clock passes ``until``; answers latencies and
+    (seconds since ``began``, taps answered) per acknowledgement."""
+    outbox: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+    sent: list[tuple[float, int]] = []
 
     def feed() -> Iterator[reader_service_pb2.SubmitTapsRequest]:
-        while (request := outbox.get()) is not None:
-            sent.append(time.perf_counter())
+        while (batch := outbox.get()) is not None:
+            request, taps = batch
+            sent.append((time.perf_counter(), taps))
             yield request
 
     pending = iter(requests)
     for request in [next(pending, None) for _ in range(IN_FLIGHT)]:
         outbox.put(request)
     stub = reader_service_pb2_grpc.ReaderServiceStub(channel)
-    latencies = []
+    latencies, acks = [], []
     for answered, _ in enumerate(stub.SubmitTaps(feed(), timeout=3600)):
-        latencies.append((time.perf_counter() - sent[answered]) * 1000)
-        outbox.put(next(pending, None))
-    return latencies
+        now = time.perf_counter()
+        at, taps = sent[answered]
+        latencies.append((now - at) * 1000)
+        acks.append((now - began, taps))
+        outbox.put(next(pending, None) if now < until else None)
+    return latencies, acks
 
 
 def _drive(
     name: str,
     layout: PkiLayout,
     port: int,
-    work: dict[str, list[reader_service_pb2.SubmitTapsRequest]],
+    work: Work,
     pid: int,
+    *,
+    duration: float | None = None,
+    sample_every: float = 10.0,
 ) -> Run:
+    """Runs every reader's stream to the end of its batches, or for
+    ``duration`` seconds, sampling the server's memory meanwhile."""
     channels = [_connection(layout, port, OPERATOR).channel() for _ in work]
     began = time.perf_counter()
-    with futures.ThreadPoolExecutor(len(work)) as pool:
-        results = list(pool.map(_stream, channels, work.values()))
-    seconds = time.perf_counter() - began
+    until = began + duration if duration is not None else float("inf")
+    sampler = _RssSampler(pid, began, sample_every)
+    sampler.start()
+    try:
+        with futures.ThreadPoolExecutor(len(work)) as pool:
+            results = list(pool.map(_stream, channels, work.values(),
+                                    itertools.repeat(began), itertools.repeat(until)))  # fmt: skip
+        seconds = time.perf_counter() - began
+    finally:
+        sampler.stop()
     for channel in channels:
         channel.close()
-    taps = sum(len(tap_pb2.TapBatch.FromString(r.signed_batch.batch).taps)
-               for requests in work.values() for r in requests)  # fmt: skip
-    latencies = [latency for result in results for latency in result]
-    return Run(name, taps, seconds, latencies, _peak_rss_mib(pid))
+    latencies = [latency for result, _ in results for latency in result]
+    acks = sorted(ack for _, answered in results for ack in answered)
+    taps = sum(count for _, count in acks)
+    return Run(name, taps, seconds, latencies, _peak_rss_mib(pid), acks, sampler.samples)
+
+
+class Sample(NamedTuple):
+    at: float  # seconds since the start
+    rss_mib: float  # VmRSS
+    cpu_seconds: float  # user and system time so far
+
+
+def _status_mib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _peak_rss_mib(pid: int) -> float:
     """The process's peak resident memory (VmHWM), read before it stops."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return _status_mib(pid, "VmHWM")
+
+
+def _cpu_seconds(pid: int) -> float:
+    # utime and stime, fields 14 and 15, after the parenthesised command name.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _RssSampler(threading.Thread):
+    """Reads the process's resident memory (VmRSS) and CPU time at once and
+    every ``every`` seconds until stopped, and once more when stopped."""
+
+    def __init__(self, pid: int, began: float, every: float) -> None:
+        super().__init__(daemon=True)
+        self._pid, self._began, self._every = pid, began, every
+        self._stopped = threading.Event()
+        self.samples: list[Sample] = []
+
+    def _sample(self) -> None:
+        try:
+            rss, cpu = _status_mib(self._pid, "VmRSS"), _cpu_seconds(self._pid)
+        except OSError:  # the process is gone
+            return
+        self.samples.append(Sample(time.perf_counter() - self._began, rss, cpu))
+
+    def run(self) -> None:
+        self._sample()
+        while not self._stopped.wait(self._every):
+            self._sample()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+        self._sample()
 
 
 def _populate(layout: PkiLayout, port: int, keys: dict[str, bytes]) -> None:
@@ -191,21 +294,31 @@ def _farebridge(
 ) -> Run:
     start = datetime.now(UTC) - timedelta(days=1)
     clock = SimulatedClock(folder / f"{name}.clock")
-    clock.set(start + timedelta(hours=1))
+    # Taps are a millisecond apart, so a long run needs a late clock: no tap
+    # may be ahead of it by more than the allowed skew.
+    clock.set(start + timedelta(hours=1 if args.duration is None else 12))
     server = ServerProcess(database_url, layout.directory, folder / f"{name}.clock")
     server.start()
     try:
-        work: dict[str, list[reader_service_pb2.SubmitTapsRequest]] = {}
+        work: Work = {}
         keys: dict[str, bytes] = {}
         for n in range(args.readers):
             device_id = f"gate-{n}"
-            keys[device_id], work[device_id] = _batches(
-                device_id, args.taps // args.readers, args.batch, start
-            )
+            keys[device_id], work[device_id] = _work(device_id, args, start)
         _populate(layout, server.port, keys)
-        return _drive(name, layout, server.port, work, server.pid)
+        return _drive(name, layout, server.port, work, server.pid,
+                      duration=args.duration, sample_every=args.sample_every)  # fmt: skip
     finally:
         server.stop()
+
+
+def _work(
+    device_id: str, args: argparse.Namespace, start: datetime
+) -> tuple[bytes, Iterable[Batch]]:
+    """A reader's batches: all sealed up front, or endless for a timed run."""
+    if args.duration is None:
+        return _batches(device_id, args.taps // args.readers, args.batch, start)
+    return _endless(device_id, args.batch, start)
 
 
 def _ceiling(layout: PkiLayout, args: argparse.Namespace) -> Run:
@@ -218,11 +331,10 @@ def _ceiling(layout: PkiLayout, args: argparse.Namespace) -> Run:
     bare.stdout.readline()
     try:
         start = datetime.now(UTC) - timedelta(days=1)
-        work = {
-            f"gate-{n}": _batches(f"gate-{n}", args.taps // args.readers, args.batch, start)[1]
-            for n in range(args.readers)
-        }
-        return _drive("bare grpcio (ceiling)", layout, port, work, bare.pid)
+        work = {f"gate-{n}": _work(f"gate-{n}", args, start)[1] for n in range(args.readers)}
+        duration = None if args.duration is None else args.ceiling_duration
+        return _drive("bare grpcio (ceiling)", layout, port, work, bare.pid,
+                      duration=duration, sample_every=args.sample_every)  # fmt: skip
     finally:
         bare.terminate()
         bare.wait()
@@ -286,6 +398,48 @@ def _report(runs: Sequence[Run], ceiling: Run) -> None:
         )
 
 
+def _slope_per_minute(samples: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB), in MiB per minute."""
+    if len(samples) < 2:
+        return float("nan")
+    mean_t = statistics.fmean(t for t, _ in samples)
+    mean_m = statistics.fmean(m for _, m in samples)
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    if spread == 0:
+        return float("nan")
+    return 60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / spread
+
+
+def _report_sustained(run: Run) -> None:
+    """Taps/s, the server's peak memory and its CPU use (100% is one core)
+    minute by minute, and a summary of the memory series."""
+    print(f"\n{run.name}, sustained for {run.seconds:.0f} s")
+    minutes: dict[int, int] = {}
+    for at, count in run.acks:
+        minutes[int(at // 60)] = minutes.get(int(at // 60), 0) + count
+    print(f"{'minute':>8}{'taps/s':>10}{'RSS MiB':>10}{'CPU':>8}")
+    for minute in sorted(minutes):
+        span = min(60.0, run.seconds - 60 * minute)
+        within = [s for s in run.samples if 60 * minute <= s.at <= 60 * (minute + 1)]
+        shown = f"{'':>18}"
+        if len(within) >= 2:
+            cpu = (within[-1].cpu_seconds - within[0].cpu_seconds) / (within[-1].at - within[0].at)
+            shown = f"{max(s.rss_mib for s in within):>10.0f}{cpu:>8.0%}"
+        print(f"{minute + 1:>8}{minutes[minute] / span:>10.0f}{shown}")
+    if not run.samples:
+        return
+    end = run.samples[-1].at
+    first = [s.rss_mib for s in run.samples if s.at < 60]
+    last = [s.rss_mib for s in run.samples if s.at >= end - 60]
+    second_half = [(s.at, s.rss_mib) for s in run.samples if s.at >= end / 2]
+    print(
+        f"RSS ({len(run.samples)} samples): first minute {statistics.fmean(first):.0f} MiB, "
+        f"last minute {statistics.fmean(last):.0f} MiB, "
+        f"peak {max(s.rss_mib for s in run.samples):.0f} MiB (VmHWM {run.peak_rss_mib:.0f}), "
+        f"slope over the second half {_slope_per_minute(second_half):+.2f} MiB/min"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--taps", type=int, default=200_000)
@@ -293,6 +447,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--duration", type=float, help="sustained run of this many seconds")
+    parser.add_argument("--sample-every", type=float, default=10.0, help="RSS sample period, s")
+    parser.add_argument("--ceiling-duration", type=float, default=60.0,
+                        help="with --duration: seconds to measure the ceiling for")  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pki", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -312,6 +470,9 @@ def main() -> None:
                 _drop_schema(args.postgres, schema)
         ceiling = _ceiling(layout, args)
     _report(runs, ceiling)
+    if args.duration is not None:
+        for run in runs:
+            _report_sustained(run)
 
 
 if __name__ == "__main__":
