@@ -8,16 +8,26 @@ end in byte-identical ledgers and the same checkpoint root.
 
 ``farebridge serve`` has no option for this clock, hence this entry point:
 ``python -m simulators._server --clock-file PATH`` and the serve options.
+
+To see where a long run's memory goes, set ``FAREBRIDGE_TRACEMALLOC_DIR``:
+the server then traces its allocations and writes a snapshot there every
+``FAREBRIDGE_TRACEMALLOC_EVERY`` seconds (60 by default), to be compared
+with ``tracemalloc.Snapshot.load(later).compare_to(Snapshot.load(earlier),
+"traceback")``. Tracing slows the server several times over.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -108,6 +118,22 @@ class ServerProcess:
             self._process.stdout.close()
 
 
+def trace_memory(folder: Path, every: float) -> threading.Thread:
+    """Starts tracing allocations and a daemon thread that writes a snapshot
+    to ``folder`` every ``every`` seconds (snapshot-0000.tracemalloc, ...)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tracemalloc.start(16)
+
+    def dump() -> None:
+        for number in itertools.count():
+            time.sleep(every)
+            tracemalloc.take_snapshot().dump(str(folder / f"snapshot-{number:04d}.tracemalloc"))
+
+    thread = threading.Thread(target=dump, name="tracemalloc-snapshots", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
@@ -116,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clock-file", type=Path, required=True)
     parser.add_argument("--max-workers", type=int, default=32)
     options = parser.parse_args(argv)
+    if traces := os.environ.get("FAREBRIDGE_TRACEMALLOC_DIR"):
+        trace_memory(Path(traces), float(os.environ.get("FAREBRIDGE_TRACEMALLOC_EVERY", "60")))
     running = start_server(
         ServerSettings(
             database_url=options.db,
