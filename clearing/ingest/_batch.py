@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from google.protobuf.message import DecodeError
 from sqlalchemy import insert, select
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearing import registry
+from clearing.caching import BoundedCache
 from clearing.errors import FarebridgeError, InvalidRequestError, NotFoundError
 from clearing.fares import (
     Charge,
@@ -24,12 +25,13 @@ from clearing.fares import (
     price_flat,
 )
 from clearing.fares._repricing import TariffPricer
+from clearing.ingest._journal import JournalRow, append_taps, stored_digests
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 from clearing.ingest._proofs import check_proofs
 from clearing.ledger import AccountCode, AccountRef, Posting, post_chains, transfer_id_for
 from clearing.settlement import bridge, clearing_house_id, convert, rates_in_force
 from clearing.storage import Database
-from clearing.storage.models import ParticipantRow, TapRow, UnpricedTapRow
+from clearing.storage.models import ParticipantRow, UnpricedTapRow
 from clearing.values import Device, Direction, ParticipantId, Tap
 from farebridge.codecs import BatchSignatureError, open_batch, peek_batch, public_key_from_bytes
 from farebridge.codecs.emvco import EmvcoError, VehicleQr, parse_vehicle_qr
@@ -44,6 +46,10 @@ MAX_TAP_ID_LENGTH = 64
 MAX_MEDIUM_TOKEN_LENGTH = 128
 _INSERT_ATTEMPTS = 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Registry facts kept in memory, each cache least recently used first out.
+DEVICE_CACHE_SIZE = 100_000
+MEDIA_CACHE_SIZE = 200_000
+PARTICIPANT_CACHE_SIZE = 10_000
 
 _DIRECTIONS = {
     common_pb2.TAP_DIRECTION_ON: Direction.ON,
@@ -127,19 +133,25 @@ def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapO
     )
 
 
-def _tap_row(tap: Tap, batch_id: str, now: datetime) -> dict[str, object]:
-    return {
-        "tap_id": tap.tap_id,
-        "device_id": tap.device_id,
-        "operator_id": tap.operator_id,
-        "device_sequence": tap.device_sequence,
-        "tapped_at": tap.tapped_at,
-        "medium_token": tap.medium_token,
-        "direction": tap.direction.value,
-        "batch_id": batch_id,
-        "received_at": now,
-        "content_digest": content_digest(tap),
-    }
+class _Valid(NamedTuple):
+    """A valid tap and its content digest, computed once."""
+
+    tap: Tap
+    digest: bytes
+
+
+def _digested(validated: Sequence[Tap | TapOutcome]) -> list[_Valid | TapOutcome]:
+    return [
+        _Valid(item, content_digest(item)) if isinstance(item, Tap) else item for item in validated
+    ]
+
+
+def _journal_row(valid: _Valid, batch_id: str, now: datetime) -> JournalRow:
+    tap = valid.tap
+    return (
+        tap.tap_id, tap.device_id, tap.operator_id, tap.device_sequence, tap.tapped_at,
+        tap.medium_token, tap.direction.value, batch_id, now, valid.digest,
+    )  # fmt: skip
 
 
 def _fare_posting(charge: Charge) -> Posting:
@@ -157,9 +169,11 @@ def _fare_posting(charge: Charge) -> Posting:
 class Ingestor:
     """Turns signed batches into stored, priced taps.
 
-    Registered devices are cached after their first batch: a device's key and
-    owner never change once registered, and the lookup would otherwise cost a
-    round trip per batch.
+    Registered devices, media issuers and participants' settlement
+    currencies are cached once found: none of them changes once registered
+    (a different second registration is a conflict), and each lookup would
+    otherwise cost a round trip per batch. Only what was found is cached,
+    never an absence, and every cache is bounded.
     """
 
     def __init__(
@@ -173,21 +187,23 @@ class Ingestor:
         self._database = database
         self._clock = clock
         self._tariff = tariff
-        self._devices: dict[str, Device] = {}
+        self._devices: BoundedCache[str, Device] = BoundedCache(DEVICE_CACHE_SIZE)
+        self._issuers: BoundedCache[str, ParticipantId] = BoundedCache(MEDIA_CACHE_SIZE)
+        self._currencies: BoundedCache[str, str] = BoundedCache(PARTICIPANT_CACHE_SIZE)
 
     def ingest(self, caller_id: ParticipantId, signed: tap_pb2.SignedTapBatch) -> BatchOutcome:
         """Authenticates, validates, stores and prices one batch.
 
         Raises BatchRejectedError when the batch as a whole is refused.
         """
-        batch = self._authenticate(caller_id, signed)
-        device = self._devices[batch.device_id]
+        batch, device = self._authenticate(caller_id, signed)
         now = self._clock()
-        validated = [_validate(message, device, now) for message in batch.taps]
+        # Everything that needs no database is done before the transaction.
+        validated = _digested([_validate(message, device, now) for message in batch.taps])
         for attempt in range(_INSERT_ATTEMPTS):
             try:
                 with self._database.transaction() as session:
-                    outcomes = self._store(session, validated, batch.batch_id, now)
+                    outcomes = self._store(session, device, validated, batch.batch_id, now)
                 break
             except IntegrityError:
                 # A concurrent upload of the same tap won the race; the next
@@ -229,12 +245,14 @@ class Ingestor:
         )
         message.tapped_at.FromDatetime(scanned_at)
         now = self._clock()
-        validated = _validate(message, device, now)
+        validated = _digested([_validate(message, device, now)])
         with self._database.transaction() as session:
-            (outcome,) = self._store(session, [validated], f"scan:{scan_id}", now)
+            (outcome,) = self._store(session, device, validated, f"scan:{scan_id}", now)
         return outcome, vehicle
 
-    def _authenticate(self, caller_id: str, signed: tap_pb2.SignedTapBatch) -> tap_pb2.TapBatch:
+    def _authenticate(
+        self, caller_id: str, signed: tap_pb2.SignedTapBatch
+    ) -> tuple[tap_pb2.TapBatch, Device]:
         if len(signed.batch) > MAX_BATCH_BYTES:
             raise BatchRejectedError(BatchRejectReason.TOO_LARGE, "the batch exceeds 1 MiB")
         try:
@@ -273,7 +291,7 @@ class Ingestor:
                 f"{len(batch.taps)} taps in one batch; at most {MAX_TAPS_PER_BATCH}",
                 **ids,
             )
-        return batch
+        return batch, device
 
     def _device(self, device_id: str) -> Device | None:
         cached = self._devices.get(device_id)
@@ -282,55 +300,61 @@ class Ingestor:
         with self._database.transaction() as session:
             device = registry.device_for(session, device_id)
         if device is not None:
-            self._devices[device_id] = device
+            self._devices.put(device_id, device)
         return device
 
     def _store(
         self,
         session: Session,
-        validated: Sequence[Tap | TapOutcome],
+        device: Device,
+        validated: Sequence[_Valid | TapOutcome],
         batch_id: str,
         now: datetime,
     ) -> list[TapOutcome]:
-        candidates = [item for item in validated if isinstance(item, Tap)]
-        stored = dict(
-            session.execute(
-                select(TapRow.tap_id, TapRow.content_digest).where(
-                    TapRow.tap_id.in_({tap.tap_id for tap in candidates})
-                )
-            ).all()
+        """Stores and prices the batch's new taps; every tap is ``device``'s."""
+        stored = stored_digests(
+            session, sorted({item.tap.tap_id for item in validated if isinstance(item, _Valid)})
         )
         outcomes: list[TapOutcome] = []
-        fresh: dict[str, Tap] = {}
+        fresh: dict[str, _Valid] = {}
         for item in validated:
             outcome = item if isinstance(item, TapOutcome) else _classify(item, stored, fresh)
             outcomes.append(outcome)
-        refused, proofs = check_proofs(session, list(fresh.values()))
-        outcomes = [
-            refused.get(o.tap_id, o) if o.status is TapStatus.ACCEPTED else o for o in outcomes
-        ]
-        new_taps = [tap for tap in fresh.values() if tap.tap_id not in refused]
-        if new_taps:
-            session.execute(insert(TapRow), [_tap_row(tap, batch_id, now) for tap in new_taps])
+        refused, proofs = check_proofs(session, [valid.tap for valid in fresh.values()])
+        if refused:
+            outcomes = [
+                refused.get(o.tap_id, o) if o.status is TapStatus.ACCEPTED else o for o in outcomes
+            ]
+        new = [valid for valid in fresh.values() if valid.tap.tap_id not in refused]
+        if new:
+            append_taps(session, [_journal_row(valid, batch_id, now) for valid in new])
             proofs.record(session)
+            new_taps = [valid.tap for valid in new]
             if self._tariff is None:
-                self._price(session, new_taps, now)
+                self._price(session, device, new_taps, now)
             else:
                 self._tariff.reprice(session, new_taps, now)
         return outcomes
 
-    def _price(self, session: Session, taps: Sequence[Tap], now: datetime) -> None:
-        media = registry.issuer_of_media(session, (tap.medium_token for tap in taps))
-        currencies = dict(
-            session.execute(
-                select(ParticipantRow.participant_id, ParticipantRow.settlement_currency).where(
-                    ParticipantRow.participant_id.in_(set(media.values()))
-                )
-            ).all()
+    def _price(self, session: Session, device: Device, taps: Sequence[Tap], now: datetime) -> None:
+        media = cached(
+            self._issuers,
+            (tap.medium_token for tap in taps),
+            lambda tokens: registry.issuer_of_media(session, tokens),
         )
+        currencies = cached(
+            self._currencies,
+            media.values(),
+            lambda ids: dict(
+                session.execute(
+                    select(ParticipantRow.participant_id, ParticipantRow.settlement_currency)
+                    .where(ParticipantRow.participant_id.in_(ids))
+                ).all()
+            ),
+        )  # fmt: skip
         context = PricingContext(
             fares=load_flat_fares(session),
-            device_modes={tap.device_id: self._devices[tap.device_id].mode for tap in taps},
+            device_modes={device.device_id: device.mode},
             media_issuers=media,
             issuer_currencies=currencies,
         )
@@ -348,6 +372,23 @@ class Ingestor:
                     for u in unpriced
                 ],
             )
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def cached(
+    cache: BoundedCache[K, V], keys: Iterable[K], load: Callable[[list[K]], dict[K, V]]
+) -> dict[K, V]:
+    """The value of each of ``keys`` that has one: from ``cache``, and the
+    rest through ``load`` (which answers only the keys it found), cached."""
+    found, missing = cache.lookup(keys)
+    if missing:
+        loaded = load(list(dict.fromkeys(missing)))
+        cache.put_many(loaded.items())
+        found.update(loaded)
+    return found
 
 
 def _convert_currencies(
@@ -390,10 +431,10 @@ def _convert_currencies(
     return chains, result
 
 
-def _classify(tap: Tap, stored: dict[str, bytes], fresh: dict[str, Tap]) -> TapOutcome:
+def _classify(valid: _Valid, stored: dict[str, bytes], fresh: dict[str, _Valid]) -> TapOutcome:
     """Decides accepted, duplicate or conflict for a valid tap, remembering
     the fresh ones so that a repeat within the same batch is caught too."""
-    digest = content_digest(tap)
+    tap, digest = valid
     earlier = stored.get(tap.tap_id)
     if earlier is not None:
         if earlier == digest:
@@ -406,9 +447,9 @@ def _classify(tap: Tap, stored: dict[str, bytes], fresh: dict[str, Tap]) -> TapO
         )
     sibling = fresh.get(tap.tap_id)
     if sibling is None:
-        fresh[tap.tap_id] = tap
+        fresh[tap.tap_id] = valid
         return TapOutcome(tap.tap_id, TapStatus.ACCEPTED)
-    if content_digest(sibling) == digest:
+    if sibling.digest == digest:
         return TapOutcome(tap.tap_id, TapStatus.DUPLICATE)
     return TapOutcome(
         tap.tap_id,
