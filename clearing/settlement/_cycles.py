@@ -88,14 +88,19 @@ _SQLITE_CACHE_KIB = 256 * 1024
 
 
 def _candidates(
-    columns: list[ColumnElement[Any]], cut_off: datetime, since: datetime | None
+    columns: list[ColumnElement[Any]],
+    cut_off: datetime,
+    since: datetime | None,
+    *,
+    late: bool = True,
 ) -> Select[Any]:
     """What a close at ``cut_off`` clears: every transfer created by then
     that no earlier cycle cleared. ``since`` is the earlier cycles'
     ``cleared_through`` (None: nothing was ever cleared). A transfer created
     after it cannot have been cleared, so only the older ones (a transaction
-    that committed late) are checked against the earlier claims; the rest is
-    a range of the created_at index."""
+    that committed late, or one created between the last cut-off and its
+    close) are checked against the earlier claims, and only when ``late``
+    says some may be unclaimed; the rest is a range of the created_at index."""
     created = LedgerTransferRow.created_at
     if since is None:
         # Everything up to the cut-off: a scan. SQLite cannot tell from a
@@ -105,8 +110,10 @@ def _candidates(
         CycleTransferRow.transfer_id == LedgerTransferRow.transfer_id
     )
     window = select(*columns).where(created > since, created <= cut_off)
-    late = select(*columns).where(created <= min(since, cut_off), ~already.exists())
-    return union_all(window, late)  # type: ignore[return-value]
+    if not late:
+        return window
+    older = select(*columns).where(created <= min(since, cut_off), ~already.exists())
+    return union_all(window, older)  # type: ignore[return-value]
 
 
 def _claimed(columns: list[ColumnElement[Any]], cycle_number: int) -> Select[Any]:
@@ -185,12 +192,12 @@ def _totals(session: Session, source: Callable[[str], Select[Any]]) -> _Totals:
 
 
 def _insert_claim(
-    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None
+    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None, late: bool
 ) -> int:
     """Claims the candidates in one INSERT ... SELECT, in id order (the
     primary key's B-tree then fills page by page); answers how many."""
     rows = _candidates(
-        [LedgerTransferRow.transfer_id.label("transfer_id")], cut_off, since
+        [LedgerTransferRow.transfer_id.label("transfer_id")], cut_off, since, late=late
     ).subquery()
     claim = insert(CycleTransferRow).from_select(
         ["transfer_id", "cycle_number"],
@@ -199,7 +206,7 @@ def _insert_claim(
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         session.execute(text("SET LOCAL work_mem = '256MB'"))
-        if since is not None:
+        if since is not None and late:
             # The anti-join reads the very table the statement inserts into. A
             # nested loop over it rescans every page written so far (the new
             # rows are invisible but still read); a hash anti-join reads the
@@ -231,11 +238,44 @@ def _claim(
     otherwise they are taken again from the claimed rows.
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
-    totals = _totals(session, lambda side: _candidates(_side_columns(side, sqlite), cut_off, since))
-    claimed = _insert_claim(session, cycle_number, cut_off, since)
+    late = since is not None and _unclaimed_below(session, cycle_number - 1, since)
+    totals = _totals(
+        session,
+        lambda side: _candidates(_side_columns(side, sqlite), cut_off, since, late=late),
+    )
+    claimed = _insert_claim(session, cycle_number, cut_off, since, late)
     if claimed and claimed != totals.transfers:
         totals = _totals(session, lambda side: _claimed(_side_columns(side, sqlite), cycle_number))
     return claimed, totals
+
+
+def _unclaimed_below(session: Session, last: int, since: datetime) -> bool:
+    """Whether a transfer created at or before ``since`` may be unclaimed.
+
+    Every transfer the cycles up to ``last`` claimed was created at or
+    before ``since`` (their ``cleared_through``), and they claimed, in all,
+    their transfer counts plus their settlement transfers. So the transfers
+    created by ``since`` number exactly that many unless some are unclaimed.
+    Counting them is a range of the created_at index; the anti-join it
+    spares walks every older transfer against ``cycle_transfers``. Without
+    a complete record (cycles closed before it was kept) assume yes.
+    """
+    recorded = session.execute(
+        select(
+            func.count(CycleCutOffRow.cycle_number),
+            func.count(CycleCutOffRow.cleared_through),
+            func.coalesce(func.sum(CycleCutOffRow.settlement_count), 0),
+        ).where(CycleCutOffRow.cycle_number <= last)
+    ).one()
+    if recorded[0] != last or recorded[1] != last:
+        return True
+    cleared = session.scalar(
+        select(func.coalesce(func.sum(ClearingCycleRow.transfer_count), 0)).where(
+            ClearingCycleRow.cycle_number <= last
+        )
+    )
+    created = session.scalar(select(func.count()).where(LedgerTransferRow.created_at <= since))
+    return int(created or 0) != int(cleared or 0) + int(recorded[2])
 
 
 def _claim_ids(session: Session, cycle_number: int, ids: list[uuid.UUID]) -> None:
