@@ -1,33 +1,25 @@
-"""The ledger's hottest reads and writes, at the database driver's level.
+"""The ledger's hottest reads and writes, at the database driver's level
+(``clearing.storage._driver``): every tap batch looks up its transfer ids,
+failures and accounts and writes its transfers.
 
-Every tap batch looks up its transfer ids, failures and accounts and writes
-its transfers. Through SQLAlchemy's typed statements each value passes
-through per-column processors and every ``IN (...)`` list is compiled
-anew for its length; here a whole id set is one bound parameter (a
-PostgreSQL array, a SQLite JSON array) and values are converted exactly as
-the column types would (UUIDs as 32-digit hex and instants as naive UTC text
-on SQLite; native types on PostgreSQL). Reading the same rows back through
-the ORM, as the Merkle log does for every transfer, checks that they agree.
-
-On PostgreSQL, transfers are written with ``COPY``: one statement per batch
-instead of one per row, with the same triggers and constraints.
+Values are converted exactly as the column types would (UUIDs as 32-digit
+hex and instants as naive UTC text on SQLite; native types on PostgreSQL).
+Reading the same rows back through the ORM, as the Merkle log does for every
+transfer, checks that they agree.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from sys import intern
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from sqlalchemy import Connection
 
 from clearing.ledger._contract import Account, AccountFlags, Transfer, TransferFlags
-
-if TYPE_CHECKING:
-    import psycopg
+from clearing.storage._driver import insert_rows, is_sqlite, rows_by_keys
 
 TRANSFER_COLUMNS = (
     "transfer_id", "debit_account_id", "credit_account_id", "amount", "currency", "code",
@@ -56,10 +48,6 @@ def transfer_flags(value: int) -> TransferFlags:
     return flags
 
 
-def is_sqlite(connection: Connection) -> bool:
-    return connection.dialect.name == "sqlite"
-
-
 def sqlite_instant(instant: datetime | None) -> str | None:
     """The text SQLAlchemy's SQLite DateTime stores, for a UTC instant."""
     if instant is None:
@@ -74,16 +62,8 @@ def _sqlite_uuid(value: str | None) -> uuid.UUID | None:
 def _rows_by_ids(
     connection: Connection, columns: str, table: str, key: str, ids: Sequence[uuid.UUID]
 ) -> Sequence[Any]:
-    """Rows of ``table`` whose ``key`` is among ``ids``, in one statement."""
-    if not ids:
-        return []
-    if is_sqlite(connection):
-        statement = f"SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))"
-        parameter: object = json.dumps([i.hex for i in ids])
-    else:
-        statement = f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)"
-        parameter = list(ids)
-    return connection.exec_driver_sql(statement, (parameter,)).all()
+    keys = [i.hex for i in ids] if is_sqlite(connection) else ids
+    return rows_by_keys(connection, columns, table, key, keys)
 
 
 def select_transfers(connection: Connection, ids: Sequence[uuid.UUID]) -> list[Transfer]:
@@ -162,14 +142,5 @@ def insert_transfers(
     connection: Connection, transfers: Sequence[Transfer], table: str = "ledger_transfers"
 ) -> None:
     """Writes ``transfers``: COPY on PostgreSQL, one executemany on SQLite."""
-    sqlite = is_sqlite(connection)
-    rows = transfer_rows(transfers, sqlite=sqlite)
-    columns = ", ".join(TRANSFER_COLUMNS)
-    if sqlite:
-        marks = ", ".join("?" for _ in TRANSFER_COLUMNS)
-        connection.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-        return
-    raw = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    rows = transfer_rows(transfers, sqlite=is_sqlite(connection))
+    insert_rows(connection, table, TRANSFER_COLUMNS, rows)
