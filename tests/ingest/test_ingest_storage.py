@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from clearing.caching import BoundedCache
@@ -20,6 +22,7 @@ from clearing.ingest._batch import cached
 from clearing.ingest._journal import JournalRow, append_taps, stored_digests
 from clearing.registry import register_device, register_medium, register_participant
 from clearing.storage import Database
+from clearing.storage import _database as database_module
 from clearing.storage.models import TapRow, UnpricedTapRow
 from clearing.values import Device, Mode, Money, Participant, Role
 from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
@@ -140,3 +143,60 @@ def test_cached_answers_every_key_even_beyond_the_bound() -> None:
         k: k * k for k in range(5)
     }
     assert len(cache) == 2
+
+
+def _sqlite_world(url: str, devices: int, media: int) -> tuple[Database, dict[str, Any]]:
+    db = Database(url)
+    db.migrate()
+    keys = {f"gate-{n}": generate_device_key() for n in range(devices)}
+    with db.transaction() as session:
+        register_participant(session, Participant("op", "Metro", Role.OPERATOR, "SGD"), NOW)
+        register_participant(session, Participant("iss", "Issuer", Role.ISSUER, "SGD"), NOW)
+        for device_id, key in keys.items():
+            device = Device(device_id, "op", public_key_bytes(key), "stop", Mode.METRO)
+            register_device(session, device, NOW)
+        for n in range(media):
+            register_medium(session, f"card-{n}", "iss", NOW)
+        set_flat_fare(session, "op", Mode.METRO, Money(150, "SGD"), NOW)
+    return db, keys
+
+
+def _upload_concurrently(
+    ingestor: Ingestor, keys: dict[str, Any], batches: int, size: int, media: int
+) -> int:
+    """Every device uploads ``batches`` batches on its own thread; answers
+    how many taps were accepted."""
+
+    def upload(device_id: str) -> int:
+        accepted = 0
+        for number in range(batches):
+            batch = tap_pb2.TapBatch(device_id=device_id, batch_id=f"{device_id}-{number}")
+            for n in range(size):
+                sequence = number * size + n + 1
+                tap = batch.taps.add(
+                    tap_id=f"{device_id}-{sequence}", device_sequence=sequence,
+                    medium_token=f"card-{sequence % media}", direction=TAP_DIRECTION_ON,
+                )  # fmt: skip
+                tap.tapped_at.FromDatetime(NOW)
+            outcome = ingestor.ingest("op", seal_batch(batch, keys[device_id]))
+            accepted += sum(o.status is TapStatus.ACCEPTED for o in outcome.outcomes)
+        return accepted
+
+    with ThreadPoolExecutor(len(keys)) as pool:
+        return sum(pool.map(upload, keys))
+
+
+def test_concurrent_batches_on_sqlite_queue_in_process_not_on_the_busy_timeout(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a busy timeout far shorter than a batch takes, writers left to
+    SQLite's busy handler fail with "database is locked"; the ingestor's
+    own queue lets every batch through."""
+    monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 1)
+    db, keys = _sqlite_world(sqlite_url, devices=6, media=50)
+    try:
+        assert _upload_concurrently(Ingestor(db, lambda: NOW), keys, 6, 50, 50) == 6 * 6 * 50
+        with db.transaction() as session:
+            assert session.scalar(select(func.count()).select_from(TapRow)) == 6 * 6 * 50
+    finally:
+        db.dispose()
