@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -58,14 +61,38 @@ class AccountRef(NamedTuple):
     medium_token: MediumToken | None = None
 
 
+def _derived(prefix: str) -> Callable[[str], uuid.UUID]:
+    """``uuid.uuid5(LEDGER_NAMESPACE, prefix + name)`` as a function of name,
+    twice as fast: the prefix is hashed once, and the version and variant
+    bits are set on the integer. Every tap derives several ids."""
+    hashed = hashlib.sha1(LEDGER_NAMESPACE.bytes + prefix.encode(), usedforsecurity=False)
+
+    def derive(name: str) -> uuid.UUID:
+        digest = hashed.copy()
+        digest.update(name.encode())
+        value = int.from_bytes(digest.digest()[:16])
+        return uuid.UUID(int=(value & _VERSION_CLEAR) | _VERSION_5)
+
+    return derive
+
+
+# RFC 4122: version 5 in bits 76-79, variant 0b10 in bits 62-63.
+_VERSION_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_VERSION_5 = (5 << 76) | (0x2 << 62)
+_account_id = _derived("account\x1f")
+_transfer_id = _derived("transfer\x1f")
+
+
+@functools.lru_cache(maxsize=65_536)
 def account_id_for(ref: AccountRef) -> uuid.UUID:
     """A deterministic 128-bit id, so the tap path creates accounts with an
-    insert-if-missing instead of a lookup."""
+    insert-if-missing instead of a lookup. Remembered: every tap of a batch
+    names its operator's revenue account, and riders tap again."""
     name = "\x1f".join((ref.participant_id, ref.code.value, ref.currency, ref.medium_token or ""))
-    return uuid.uuid5(LEDGER_NAMESPACE, "account\x1f" + name)
+    return _account_id(name)
 
 
 def transfer_id_for(kind: str, source_ref: str) -> uuid.UUID:
     """A deterministic transfer id for a business event, so that posting the
     same event twice answers ``exists`` instead of moving money twice."""
-    return uuid.uuid5(LEDGER_NAMESPACE, f"transfer\x1f{kind}\x1f{source_ref}")
+    return _transfer_id(f"{kind}\x1f{source_ref}")
