@@ -3,21 +3,22 @@ statements that run for every tap batch.
 
 Through SQLAlchemy's typed statements each value passes through per-column
 processors and every ``IN (...)`` list is compiled anew for its length.
-Here a whole key set is one bound parameter (a PostgreSQL array, a SQLite
-JSON array), and PostgreSQL takes a batch's rows with one ``COPY``. Callers
+Here a key set is one bound array on PostgreSQL (plain parameters on
+SQLite), and PostgreSQL takes a batch's rows with one ``COPY``. Callers
 convert values exactly as the column types would (instants as naive UTC
 text and UUIDs as 32-digit hex on SQLite; native values on PostgreSQL).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
+
+_SQLITE_CHUNK = 500  # bound parameters per statement, well under SQLite's limit
 
 
 def is_sqlite(connection: Connection) -> bool:
@@ -26,18 +27,27 @@ def is_sqlite(connection: Connection) -> bool:
 
 def rows_by_keys(
     connection: Connection, columns: str, table: str, key: str, keys: Sequence[Any]
-) -> Sequence[Any]:
-    """Rows of ``table`` whose ``key`` is among ``keys``, in one statement.
-    ``keys`` are driver values: text (or hex UUIDs) on SQLite."""
+) -> list[Any]:
+    """Rows of ``table`` whose ``key`` is among ``keys``. ``keys`` are driver
+    values: text (or hex UUIDs) on SQLite.
+
+    PostgreSQL takes the whole set as one array. SQLite gets plain bound
+    parameters, a chunk at a time: a JSON array would be one parameter, but
+    SQLite's JSON functions cut a string at an escaped NUL, and a tap id may
+    hold one.
+    """
     if not keys:
         return []
-    if is_sqlite(connection):
-        statement = f"SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))"
-        parameter: object = json.dumps(list(keys))
-    else:
+    if not is_sqlite(connection):
         statement = f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)"
-        parameter = list(keys)
-    return connection.exec_driver_sql(statement, (parameter,)).all()
+        return list(connection.exec_driver_sql(statement, (list(keys),)).all())
+    rows: list[Any] = []
+    for start in range(0, len(keys), _SQLITE_CHUNK):
+        chunk = tuple(keys[start : start + _SQLITE_CHUNK])
+        marks = ", ".join("?" for _ in chunk)
+        statement = f"SELECT {columns} FROM {table} WHERE {key} IN ({marks})"
+        rows.extend(connection.exec_driver_sql(statement, chunk).all())
+    return rows
 
 
 def insert_rows(

@@ -77,6 +77,27 @@ def test_appended_taps_read_back_through_the_orm_as_written(database: Database) 
         assert bytes(got.content_digest) == row[9]
 
 
+def test_stored_taps_are_found_by_any_id_a_reader_may_send(sqlite_url: str) -> None:
+    """Tap ids are free text (PostgreSQL's text refuses NUL, so SQLite only):
+    a lookup must find an id with a NUL or a quote in it, or the tap's
+    retry would be taken for a new tap."""
+    database = Database(sqlite_url)
+    database.migrate()
+    with database.transaction() as session:
+        register_participant(session, Participant("op", "Metro", Role.OPERATOR, "SGD"), NOW)
+        register_device(
+            session, Device("gate-1", "op", public_key_bytes(KEY), "stop-1", Mode.METRO), NOW
+        )
+    odd = ["\x00", "a\x00b", '"', "\\u0000", "é", "t-1"]
+    try:
+        with database.transaction() as session:
+            append_taps(session, [_row(tap_id, n) for n, tap_id in enumerate(odd, 1)])
+        with database.transaction() as session:
+            assert set(stored_digests(session, [*odd, "\x00\x00"])) == set(odd)
+    finally:
+        database.dispose()
+
+
 def test_a_tap_id_appended_twice_is_an_integrity_error(database: Database) -> None:
     with database.transaction() as session:
         append_taps(session, [_row("t-1", 1)])
