@@ -105,10 +105,18 @@ def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapO
     def reject(reason: TapRejectReason, detail: str) -> TapOutcome:
         return TapOutcome(message.tap_id, TapStatus.REJECTED, reason, detail)
 
-    if not message.tap_id or len(message.tap_id) > MAX_TAP_ID_LENGTH:
-        return reject(TapRejectReason.INVALID_TAP_ID, "tap_id must be 1 to 64 characters")
-    if not message.medium_token or len(message.medium_token) > MAX_MEDIUM_TOKEN_LENGTH:
-        return reject(TapRejectReason.INVALID_MEDIUM_TOKEN, "medium_token must be 1 to 128 chars")
+    # NUL is refused: PostgreSQL's text cannot hold it, and a tap must mean
+    # the same on both databases.
+    if not 0 < len(message.tap_id) <= MAX_TAP_ID_LENGTH or "\x00" in message.tap_id:
+        return reject(
+            TapRejectReason.INVALID_TAP_ID, "tap_id must be 1 to 64 characters, none of them NUL"
+        )
+    token = message.medium_token
+    if not 0 < len(token) <= MAX_MEDIUM_TOKEN_LENGTH or "\x00" in token:
+        return reject(
+            TapRejectReason.INVALID_MEDIUM_TOKEN,
+            "medium_token must be 1 to 128 characters, none of them NUL",
+        )
     direction = _DIRECTIONS.get(message.direction)
     if direction is None:
         return reject(TapRejectReason.INVALID_DIRECTION, "direction must be ON or OFF")

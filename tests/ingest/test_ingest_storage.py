@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clearing.caching import BoundedCache
 from clearing.fares import set_flat_fare
-from clearing.ingest import Ingestor, TapStatus
+from clearing.ingest import Ingestor, TapRejectReason, TapStatus
 from clearing.ingest import _batch as batch_module
 from clearing.ingest._batch import cached
 from clearing.ingest._journal import JournalRow, append_taps, stored_digests
@@ -116,6 +116,23 @@ def _tap_batch(batch_id: str, taps: list[tuple[str, str]]) -> tap_pb2.SignedTapB
         )  # fmt: skip
         tap.tapped_at.FromDatetime(NOW)
     return seal_batch(batch, KEY)
+
+
+def test_a_nul_in_a_tap_id_or_medium_token_rejects_that_tap_alone(database: Database) -> None:
+    """PostgreSQL's text cannot hold a NUL: such a tap is refused by name on
+    both databases, and the rest of its batch goes in."""
+    with database.transaction() as session:
+        register_medium(session, "card-1", "iss", NOW)
+    ingestor = Ingestor(database, lambda: NOW)
+    taps = [("t\x00-1", "card-1"), ("t-2", "card\x00-1"), ("t-3", "card-1")]
+    outcome = ingestor.ingest("op", _tap_batch("b-1", taps))
+    assert [(o.status, o.reject_reason) for o in outcome.outcomes] == [
+        (TapStatus.REJECTED, TapRejectReason.INVALID_TAP_ID),
+        (TapStatus.REJECTED, TapRejectReason.INVALID_MEDIUM_TOKEN),
+        (TapStatus.ACCEPTED, None),
+    ]
+    with database.transaction() as session:
+        assert session.scalars(select(TapRow.tap_id)).all() == ["t-3"]
 
 
 def test_the_media_cache_is_bounded(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,6 +160,15 @@ class TapSpec(NamedTuple):
     def in_the_future(self) -> bool:
         return timedelta(seconds=self.seconds) > MAX_CLOCK_SKEW
 
+    @property
+    def invalid_id(self) -> bool:
+        """A NUL in the id: refused, as PostgreSQL's text could not hold it."""
+        return "\x00" in self.tap_id
+
+    @property
+    def refused(self) -> bool:
+        return self.invalid_id or self.in_the_future
+
 
 def tap(tap_id: str, medium: str, direction: str, device: str, seconds: float = -60) -> TapSpec:
     return TapSpec(tap_id, medium, Direction(direction), device, seconds)
@@ -230,9 +239,9 @@ class Expected(NamedTuple):
 def expected(taps: Sequence[TapSpec]) -> Expected:
     """What flat fares mean, written independently of the engine."""
     ledger, unpriced = [], {}
-    stored = {t.tap_id for t in taps if not t.in_the_future}
+    stored = {t.tap_id for t in taps if not t.refused}
     for spec in taps:
-        if spec.in_the_future or spec.direction is Direction.OFF:
+        if spec.refused or spec.direction is Direction.OFF:
             continue
         fare = FARES.get((spec.operator, DEVICES[spec.device][1]))
         issuer = MEDIA.get(spec.medium)
@@ -298,14 +307,20 @@ def stored_taps_of(database: Database) -> dict[str, tuple[str, str, str, datetim
 
 def deliver(database: Database, sends: Sequence[Send], seen: set[str]) -> None:
     """Ingests each send in turn and checks every tap's answer: accepted the
-    first time the server sees its id, duplicate after, and future taps
-    rejected every time. ``seen`` carries what the server has accepted."""
+    first time the server sees its id, duplicate after, and future taps and
+    ids with a NUL rejected every time. ``seen`` carries what the server has
+    accepted."""
     ingestor = Ingestor(database, lambda: NOW)
     for send in sends:
         outcome = ingestor.ingest(send.operator, send.signed)
         assert [o.tap_id for o in outcome.outcomes] == [t.tap_id for t in send.taps]
         for spec, answer in zip(send.taps, outcome.outcomes, strict=True):
-            if spec.in_the_future:
+            if spec.invalid_id:
+                assert (answer.status, answer.reject_reason) == (
+                    TapStatus.REJECTED,
+                    TapRejectReason.INVALID_TAP_ID,
+                ), answer
+            elif spec.in_the_future:
                 assert (answer.status, answer.reject_reason) == (
                     TapStatus.REJECTED,
                     TapRejectReason.FUTURE_TIME,
@@ -375,7 +390,7 @@ def check_clearing(
         close(database, "close-2")
     # Readers that never got their acks send everything again after the close:
     # nothing new is posted, so nothing can be cleared twice.
-    deliver(database, sends, {t.tap_id for s in sends for t in s.taps if not t.in_the_future})
+    deliver(database, sends, {t.tap_id for s in sends for t in s.taps if not t.refused})
     assert ledger_of(database) == ledger
     with pytest.raises(NothingToCloseError):
         close(database, "close-3")
