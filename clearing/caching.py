@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -55,6 +55,17 @@ class BoundedCache(Generic[K, V]):
                     entries.move_to_end(key)
                     found[key] = value
         return found, missing
+
+    def get_many(self, keys: Iterable[K], load: Callable[[list[K]], dict[K, V]]) -> dict[K, V]:
+        """The value of each of ``keys`` that has one: cached ones from here,
+        the rest through ``load`` (which answers only the keys it found),
+        then cached. An absence is never cached: it may be filled later."""
+        found, missing = self.lookup(keys)
+        if missing:
+            loaded = load(list(dict.fromkeys(missing)))
+            self.put_many(loaded.items())
+            found.update(loaded)
+        return found
 
     def put_many(self, items: Iterable[tuple[K, V]]) -> None:
         with self._lock:

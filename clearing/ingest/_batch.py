@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from google.protobuf.message import DecodeError
 from sqlalchemy import insert, select
@@ -365,13 +365,11 @@ class Ingestor:
         return outcomes
 
     def _price(self, session: Session, device: Device, taps: Sequence[Tap], now: datetime) -> None:
-        media = cached(
-            self._issuers,
+        media = self._issuers.get_many(
             (tap.medium_token for tap in taps),
             lambda tokens: registry.issuer_of_media(session, tokens),
         )
-        currencies = cached(
-            self._currencies,
+        currencies = self._currencies.get_many(
             media.values(),
             lambda ids: dict(
                 session.execute(
@@ -400,23 +398,6 @@ class Ingestor:
                     for u in unpriced
                 ],
             )
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def cached(
-    cache: BoundedCache[K, V], keys: Iterable[K], load: Callable[[list[K]], dict[K, V]]
-) -> dict[K, V]:
-    """The value of each of ``keys`` that has one: from ``cache``, and the
-    rest through ``load`` (which answers only the keys it found), cached."""
-    found, missing = cache.lookup(keys)
-    if missing:
-        loaded = load(list(dict.fromkeys(missing)))
-        cache.put_many(loaded.items())
-        found.update(loaded)
-    return found
 
 
 def _convert_currencies(

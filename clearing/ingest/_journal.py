@@ -11,11 +11,11 @@ as the ORM's insert did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from clearing.storage._driver import insert_rows, is_sqlite, rows_by_keys
+from clearing.storage._driver import insert_rows, is_sqlite, rows_by_keys, sqlite_instant
 
 TAP_COLUMNS = (
     "tap_id", "device_id", "operator_id", "device_sequence", "tapped_at", "medium_token",
@@ -24,14 +24,6 @@ TAP_COLUMNS = (
 
 # One journal row, in TAP_COLUMNS order, with Python values.
 JournalRow = tuple[str, str, str, int, datetime, str, str, str, datetime, bytes]
-
-
-def _sqlite_instant(instant: datetime) -> str:
-    """The text SQLAlchemy's SQLite DateTime stores for an aware instant:
-    naive UTC, to the microsecond."""
-    if instant.tzinfo is not UTC:  # taps arrive in UTC; only others need converting
-        instant = instant.astimezone(UTC)
-    return instant.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
 
 
 def stored_digests(session: Session, tap_ids: Sequence[str]) -> dict[str, bytes]:
@@ -49,11 +41,11 @@ def append_taps(session: Session, rows: Sequence[JournalRow]) -> None:
         insert_rows(connection, "taps", TAP_COLUMNS, rows)
         return
     # A batch's taps share their arrival time: convert it once.
-    received = {instant: _sqlite_instant(instant) for instant in {r[8] for r in rows}}
+    received = {instant: sqlite_instant(instant) for instant in {r[8] for r in rows}}
     insert_rows(
         connection, "taps", TAP_COLUMNS,
         [
-            (r[0], r[1], r[2], r[3], _sqlite_instant(r[4]), r[5], r[6], r[7], received[r[8]], r[9])
+            (r[0], r[1], r[2], r[3], sqlite_instant(r[4]), r[5], r[6], r[7], received[r[8]], r[9])
             for r in rows
         ],
     )  # fmt: skip

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from clearing.ledger._contract import Account, AccountFlags, Transfer, TransferFlags
-from clearing.storage._driver import insert_rows, is_sqlite, rows_by_keys
+from clearing.storage._driver import insert_rows, is_sqlite, rows_by_keys, sqlite_instant
 
 TRANSFER_COLUMNS = (
     "transfer_id", "debit_account_id", "credit_account_id", "amount", "currency", "code",
@@ -46,13 +46,6 @@ def transfer_flags(value: int) -> TransferFlags:
     if flags is None:
         flags = _TRANSFER_FLAGS[value] = TransferFlags(value)
     return flags
-
-
-def sqlite_instant(instant: datetime | None) -> str | None:
-    """The text SQLAlchemy's SQLite DateTime stores, for a UTC instant."""
-    if instant is None:
-        return None
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_uuid(value: str | None) -> uuid.UUID | None:
@@ -127,12 +120,13 @@ def transfer_rows(transfers: Sequence[Transfer], *, sqlite: bool) -> list[tuple[
         if t.timestamp is not stamped_at:  # a batch shares one timestamp
             stamped_at, stamp = t.timestamp, sqlite_instant(t.timestamp)
         flags = int(t.flags)
+        expires = t.expires_at if flags & _PENDING and t.timeout else None
         rows.append(
             (
                 t.transfer_id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount,
                 t.currency, t.code, t.user_data, flags,
                 t.pending_id.hex if t.pending_id else None, t.timeout,
-                sqlite_instant(t.expires_at) if flags & _PENDING and t.timeout else None, stamp,
+                sqlite_instant(expires) if expires else None, stamp,
             )
         )  # fmt: skip
     return rows

@@ -12,6 +12,7 @@ text and UUIDs as 32-digit hex on SQLite; native values on PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
@@ -19,6 +20,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 _SQLITE_CHUNK = 500  # bound parameters per statement, well under SQLite's limit
+
+
+def sqlite_instant(instant: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime stores for an aware instant:
+    naive UTC, to the microsecond."""
+    if instant.tzinfo is not UTC:  # most instants are UTC already
+        instant = instant.astimezone(UTC)
+    return instant.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
 
 
 def is_sqlite(connection: Connection) -> bool:

@@ -14,11 +14,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from clearing.caching import BoundedCache
 from clearing.fares import set_flat_fare
 from clearing.ingest import Ingestor, TapRejectReason, TapStatus
 from clearing.ingest import _batch as batch_module
-from clearing.ingest._batch import cached
 from clearing.ingest._journal import JournalRow, append_taps, stored_digests
 from clearing.registry import register_device, register_medium, register_participant
 from clearing.storage import Database
@@ -157,30 +155,6 @@ def test_an_unknown_medium_is_not_remembered_as_unknown(database: Database) -> N
     ingestor.ingest("op", _tap_batch("b-2", [("t-2", "card-late")]))
     with database.transaction() as session:
         assert session.scalars(select(UnpricedTapRow.tap_id)).all() == ["t-1"]
-
-
-def test_cached_loads_only_what_is_missing_and_remembers_only_what_was_found() -> None:
-    cache: BoundedCache[str, int] = BoundedCache(10)
-    cache.put("known", 1)
-    asked: list[list[str]] = []
-
-    def load(keys: list[str]) -> dict[str, int]:
-        asked.append(keys)
-        return {k: len(k) for k in keys if k != "absent"}
-
-    assert cached(cache, ["known", "new", "absent", "new"], load) == {"known": 1, "new": 3}
-    assert asked == [["new", "absent"]]
-    assert cached(cache, ["new", "absent"], load) == {"new": 3}
-    assert asked[-1] == ["absent"]  # an absence is asked again, never remembered
-    assert len(cache) == 2
-
-
-def test_cached_answers_every_key_even_beyond_the_bound() -> None:
-    cache: BoundedCache[int, int] = BoundedCache(2)
-    assert cached(cache, range(5), lambda keys: {k: k * k for k in keys}) == {
-        k: k * k for k in range(5)
-    }
-    assert len(cache) == 2
 
 
 def _sqlite_world(url: str, devices: int, media: int) -> tuple[Database, dict[str, Any]]:

@@ -50,3 +50,27 @@ def test_threads_sharing_a_small_cache_never_break_it():
         sys.setswitchinterval(previous)
     assert failures == []
     assert len(cache) <= 8
+
+
+def test_get_many_loads_only_what_is_missing_and_remembers_only_what_was_found() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(10)
+    cache.put("known", 1)
+    asked: list[list[str]] = []
+
+    def load(keys: list[str]) -> dict[str, int]:
+        asked.append(keys)
+        return {k: len(k) for k in keys if k != "absent"}
+
+    assert cache.get_many(["known", "new", "absent", "new"], load) == {"known": 1, "new": 3}
+    assert asked == [["new", "absent"]]
+    assert cache.get_many(["new", "absent"], load) == {"new": 3}
+    assert asked[-1] == ["absent"]  # an absence is asked again, never remembered
+    assert len(cache) == 2
+
+
+def test_get_many_answers_every_key_even_beyond_the_bound() -> None:
+    cache: BoundedCache[int, int] = BoundedCache(2)
+    assert cache.get_many(range(5), lambda keys: {k: k * k for k in keys}) == {
+        k: k * k for k in range(5)
+    }
+    assert len(cache) == 2
