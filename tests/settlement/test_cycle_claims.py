@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -20,7 +21,7 @@ from clearing.settlement import (
 from clearing.storage import Database
 from clearing.storage.models import CycleCutOffRow, CycleTransferRow
 from clearing.values import Money
-from tests.settlement.conftest import HOUR, START
+from tests.settlement.conftest import HOUR, START, populate
 
 
 def _fare(database: Database, charge: str, amount: int, at: datetime) -> uuid.UUID:
@@ -107,3 +108,24 @@ def test_the_bound_covers_what_each_cycle_cleared(database: Database) -> None:
         assert row is not None
         # The settlement instructions were posted at the close, after the cut-off.
         assert row.cleared_through == START + 3 * HOUR
+
+
+def test_a_close_gives_its_sqlite_connection_back_with_its_own_read_settings(
+    tmp_path: Path,
+) -> None:
+    """The close maps the file and raises the page cache while it reads; the
+    pooled connection's next user must get the settings it had before."""
+    database = Database(f"sqlite:///{tmp_path / 'clearing.db'}")
+    database.migrate()
+    populate(database)
+    try:
+        _fare(database, "c1", 300, START + HOUR)
+        with database.transaction() as session:
+            connection = session.connection()
+            settings = ("cache_size", "mmap_size")
+            before = [connection.exec_driver_sql(f"PRAGMA {n}").scalar_one() for n in settings]
+            close_cycle(session, "one", START + 2 * HOUR)
+            after = [connection.exec_driver_sql(f"PRAGMA {n}").scalar_one() for n in settings]
+    finally:
+        database.dispose()
+    assert after == before
