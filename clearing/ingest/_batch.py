@@ -290,7 +290,13 @@ class Ingestor:
                 BatchRejectReason.MALFORMED, "the batch bytes are not a TapBatch"
             ) from exc
         ids = {"batch_id": claimed.batch_id, "device_id": claimed.device_id}
-        device = self._device(claimed.device_id)
+        # No registration can hold a NUL, and PostgreSQL's text cannot: such
+        # ids are answered here, without a query that would fail.
+        if "\x00" in claimed.batch_id:
+            raise BatchRejectedError(
+                BatchRejectReason.MALFORMED, "batch_id must not contain a NUL character", **ids
+            )
+        device = None if "\x00" in claimed.device_id else self._device(claimed.device_id)
         if device is None:
             raise BatchRejectedError(
                 BatchRejectReason.UNKNOWN_DEVICE,

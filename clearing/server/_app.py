@@ -23,6 +23,7 @@ from clearing.server._audit import AuditServicer
 from clearing.server._auth import AuthInterceptor, ParticipantDirectory
 from clearing.server._errors import ErrorInterceptor
 from clearing.server._services import ClearingServicer, ReaderServicer, RegistryServicer
+from clearing.server._text import TextInterceptor
 from clearing.server._wallets import ReaderLists, WalletServicer
 from clearing.settlement import CycleSchedule, SettlementDesk
 from clearing.storage import Database
@@ -129,7 +130,7 @@ def start_server(settings: ServerSettings) -> RunningServer:
     ledger_log = LedgerLog(database, ledger_origin(settings.clearing_house_id), signing_key)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
-        interceptors=[AuthInterceptor(directory), ErrorInterceptor()],
+        interceptors=[AuthInterceptor(directory), TextInterceptor(), ErrorInterceptor()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),

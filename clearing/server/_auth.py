@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from clearing import registry
-from clearing.server._handlers import InterceptorBase, rewrap
+from clearing.server._handlers import MethodInterceptor
 from clearing.server._status import abort, error_info
 from clearing.storage import Database
 from clearing.values import Participant, Role
@@ -143,7 +143,7 @@ def _authorized(
     return guarded
 
 
-class AuthInterceptor(InterceptorBase):
+class AuthInterceptor(MethodInterceptor):
     """Admits a farebridge call only for a registered participant whose role
     the method allows. Health and reflection stay open to any client that
     passed the mTLS handshake."""
@@ -151,13 +151,7 @@ class AuthInterceptor(InterceptorBase):
     def __init__(self, directory: ParticipantDirectory) -> None:
         self._directory = directory
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or not method.startswith("/farebridge."):
-            return handler
-        return rewrap(handler, lambda b: _authorized(b, method, self._directory))
+    def wrap(
+        self, behavior: Callable[..., Any], method: str, request_streaming: bool
+    ) -> Callable[..., Any]:
+        return _authorized(behavior, method, self._directory)

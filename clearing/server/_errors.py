@@ -22,7 +22,7 @@ from clearing.errors import (
     NotFoundError,
     NothingToCloseError,
 )
-from clearing.server._handlers import InterceptorBase, rewrap
+from clearing.server._handlers import MethodInterceptor
 from clearing.server._status import abort, bad_request, error_info
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,10 @@ def _translating(behavior: Callable[..., Any]) -> Callable[..., Any]:
     return translated
 
 
-class ErrorInterceptor(InterceptorBase):
+class ErrorInterceptor(MethodInterceptor):
     """Turns clearing.errors into statuses with google.rpc details."""
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None or not handler_call_details.method.startswith("/farebridge."):
-            return handler
-        return rewrap(handler, _translating)
+    def wrap(
+        self, behavior: Callable[..., Any], method: str, request_streaming: bool
+    ) -> Callable[..., Any]:
+        return _translating(behavior)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,3 +29,26 @@ def rewrap(
         return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary), decode, encode)
     assert handler.stream_stream is not None
     return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream), decode, encode)
+
+
+class MethodInterceptor(InterceptorBase):
+    """Wraps the behavior of every farebridge method; health and reflection
+    pass untouched."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not method.startswith("/farebridge."):
+            return handler
+        streaming = bool(handler.request_streaming)
+        return rewrap(handler, lambda behavior: self.wrap(behavior, method, streaming))
+
+    @abstractmethod
+    def wrap(
+        self, behavior: Callable[..., Any], method: str, request_streaming: bool
+    ) -> Callable[..., Any]:
+        """The behavior that runs instead of ``behavior`` for ``method``."""

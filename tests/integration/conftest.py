@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from clearing.pki import PkiLayout, init_pki
@@ -240,6 +241,15 @@ def gate(world: World) -> RawDevice:
     device = RawDevice("metro-gate-1")
     register_device(world, device.device_id, device.public_key, METRO, 1)
     return device
+
+
+def batch_rejection(error: grpc.RpcError) -> reader_service_pb2.BatchRejection:
+    """The BatchRejection in a refused batch's google.rpc.Status details."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "the error carries google.rpc.Status details"
+    rejection = reader_service_pb2.BatchRejection()
+    assert status.details[0].Unpack(rejection)
+    return rejection
 
 
 def submit(

@@ -23,6 +23,7 @@ from .conftest import (
     STRANGER,
     RawDevice,
     World,
+    batch_rejection,
     books,
     now,
     submit,
@@ -30,14 +31,6 @@ from .conftest import (
 )
 
 Rs = reader_service_pb2
-
-
-def batch_rejection(error: grpc.RpcError) -> reader_service_pb2.BatchRejection:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "the error carries google.rpc.Status details"
-    rejection = Rs.BatchRejection()
-    assert status.details[0].Unpack(rejection)
-    return rejection
 
 
 def statuses(response: reader_service_pb2.SubmitTapsResponse) -> list[str]:

@@ -87,6 +87,16 @@ def test_top_ups_are_idempotent_and_a_different_amount_posts_nothing(world: Worl
     assert (balance.minor_units, balance.currency) == (2550, "SGD")
 
 
+def test_a_nul_in_a_top_up_id_is_refused_by_name_and_posts_nothing(world: World) -> None:
+    client = world.wallet(TAPWALLET)
+    client.open_account("ana", "adult")
+    with pytest.raises(grpc.RpcError) as refused:
+        client.top_up("topup-\x00-1", "ana", 100, "SGD")
+    assert status_of(refused) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "top_up_id" in (refused.value.details() or "")  # type: ignore[attr-defined]
+    assert world.transfer_count() == 0
+
+
 def test_a_top_up_in_another_currency_is_refused(world: World) -> None:
     client = world.wallet(TAPWALLET)
     client.open_account("ana", "adult")
