@@ -10,6 +10,7 @@ process that answers every batch at once and does nothing else.
 
     .venv/bin/python benchmarks/end_to_end.py [--taps 200000] [--readers 8]
         [--batch 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--skip-postgres] [--duration SECONDS]
 
 Sustained mode, ``--duration SECONDS``: the readers seal fresh batches as
 they go and keep submitting for that long; the server's resident memory is
@@ -446,7 +447,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--duration", type=float, help="sustained run of this many seconds")
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS sample period, s")
     parser.add_argument("--ceiling-duration", type=float, default=60.0,
@@ -462,7 +463,7 @@ def main() -> None:
         layout = init_pki(folder / "pki", [HOUSE, OPERATOR, ISSUER])
         runs = [_farebridge("farebridge on SQLite", f"sqlite:///{folder / 'e2e.db'}", layout,
                             folder, args)]  # fmt: skip
-        if not args.no_postgres:
+        if not args.skip_postgres:
             schema, url = _postgres_schema(args.postgres)
             try:
                 runs.append(_farebridge("farebridge on PostgreSQL", url, layout, folder, args))
