@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeAlias, cast
 
-from farebridge.v1 import common_pb2, reader_service_pb2
+from farebridge.v1 import common_pb2, reader_service_pb2, tap_pb2
 from readers._errors import InvalidTapError, ReaderError
 
 TapState = Literal["pending", "accepted", "duplicate", "rejected"]
@@ -86,6 +86,21 @@ class StoredTap:
     detail: str
     card_debit: bytes | None = None
     ride_code: str | None = None
+
+    def wire(self) -> tap_pb2.Tap:
+        """The tap as it travels in a signed batch."""
+        wire = tap_pb2.Tap(
+            tap_id=self.tap_id,
+            device_sequence=self.device_sequence,
+            medium_token=self.medium_token,
+            direction=self.direction,
+        )
+        wire.tapped_at.FromDatetime(self.tapped_at)
+        if self.card_debit is not None:
+            wire.card_debit = self.card_debit
+        elif self.ride_code is not None:
+            wire.ride_code = self.ride_code
+        return wire
 
 
 @dataclass(frozen=True)

@@ -201,26 +201,11 @@ def _seal(
     batch = tap_pb2.TapBatch(
         device_id=settings.device_id,
         batch_id=str(uuid.uuid4()),
-        taps=[_wire_tap(tap) for tap in taps],
+        taps=[tap.wire() for tap in taps],
     )
     batch.sealed_at.FromDatetime(settings.clock())
     request = reader_service_pb2.SubmitTapsRequest(signed_batch=seal_batch(batch, settings.key))
     return request, _SentBatch(batch.batch_id, tuple(tap.tap_id for tap in taps))
-
-
-def _wire_tap(tap: StoredTap) -> tap_pb2.Tap:
-    wire = tap_pb2.Tap(
-        tap_id=tap.tap_id,
-        device_sequence=tap.device_sequence,
-        medium_token=tap.medium_token,
-        direction=tap.direction,
-    )
-    wire.tapped_at.FromDatetime(tap.tapped_at)
-    if tap.card_debit is not None:
-        wire.card_debit = tap.card_debit
-    elif tap.ride_code is not None:
-        wire.ride_code = tap.ride_code
-    return wire
 
 
 class _Stream:

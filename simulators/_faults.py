@@ -24,7 +24,7 @@ from pathlib import Path
 
 from farebridge.codecs import load_private_key_pem, seal_batch
 from farebridge.v1 import reader_service_pb2, reader_service_pb2_grpc, tap_pb2
-from readers import Reader, ServerConnection, StoredTap
+from readers import Reader, ServerConnection
 
 # Readers that scan ride codes must stamp taps within the codes' freshness
 # window (a code is judged at the tap's time: at most 30 s ahead of it and
@@ -100,21 +100,6 @@ class AckDroppingProxy:
         self._listener.close()
 
 
-def _wire(tap: StoredTap) -> tap_pb2.Tap:
-    wire = tap_pb2.Tap(
-        tap_id=tap.tap_id,
-        device_sequence=tap.device_sequence,
-        medium_token=tap.medium_token,
-        direction=tap.direction,
-    )
-    wire.tapped_at.FromDatetime(tap.tapped_at)
-    if tap.card_debit is not None:
-        wire.card_debit = tap.card_debit
-    elif tap.ride_code is not None:
-        wire.ride_code = tap.ride_code
-    return wire
-
-
 def replay_shuffled(
     reader: Reader,
     state_dir: Path,
@@ -139,7 +124,7 @@ def replay_shuffled(
         batch = tap_pb2.TapBatch(
             device_id=reader.device_id,
             batch_id=str(uuid.UUID(int=generator.getrandbits(128))),
-            taps=[_wire(tap) for tap in taps],
+            taps=[tap.wire() for tap in taps],
         )
         batch.sealed_at.FromDatetime(taps[-1].tapped_at)
         request = reader_service_pb2.SubmitTapsRequest(signed_batch=seal_batch(batch, key))
