@@ -78,7 +78,7 @@ def _check_ride_codes(
     replay check: one (issuer, serial, counter) in one tap, ever."""
     if not taps:
         return
-    lists = RideCodeLists(session)
+    lists = RideCodeLists(session, [tap.ride_code for tap in taps if tap.ride_code])
     verified: list[tuple[Tap, VerifiedRide]] = []
     for tap in taps:
         assert tap.ride_code is not None

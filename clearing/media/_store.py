@@ -20,7 +20,14 @@ from clearing.storage.models import (
 )
 from farebridge.codecs import public_key_from_bytes
 from farebridge.codecs.cards import CardDebit
-from farebridge.codecs.ridecode import CredentialId, DenyList, TrustList, VerifiedRide
+from farebridge.codecs.ridecode import (
+    CredentialId,
+    DenyList,
+    RideCodeError,
+    TrustList,
+    VerifiedRide,
+    decode_code,
+)
 
 
 class CardKeys:
@@ -53,9 +60,16 @@ class CardKeys:
 class RideCodeLists:
     """The trust list of issuers' credential keys, and the deny list as it
     stood at any instant (a tap is judged by the list in force when it was
-    made, not by a block that came later)."""
+    made, not by a block that came later).
 
-    def __init__(self, session: Session) -> None:
+    Only the deny list's changes that concern ``codes`` (their riders'
+    tokens and their credentials) are read, so the cost follows the batch,
+    not the list's history; ``deny_at`` answers correctly for those codes
+    alone. A code that does not even parse concerns nothing: verifying it
+    refuses it before the deny list is consulted.
+    """
+
+    def __init__(self, session: Session, codes: Sequence[str]) -> None:
         keys = session.execute(
             select(IssuerCredentialKeyRow.issuer_id, IssuerCredentialKeyRow.public_key)
         ).all()
@@ -64,9 +78,8 @@ class RideCodeLists:
             issued_at=datetime.now().astimezone(),
             issuers={issuer: public_key_from_bytes(bytes(key)) for issuer, key in keys},
         )
-        self._changes = list(
-            session.scalars(select(DenyListChangeRow).order_by(DenyListChangeRow.version))
-        )
+        tokens, credentials = _deny_targets(codes)
+        self._changes = _deny_changes(session, tokens, credentials)
 
     def deny_at(self, instant: datetime) -> DenyList:
         state: dict[str | CredentialId, bool] = {}
@@ -86,6 +99,37 @@ class RideCodeLists:
             serials=frozenset(t for t in denied if isinstance(t, CredentialId)),
             issued_at=instant,
         )
+
+
+def _deny_targets(codes: Sequence[str]) -> tuple[set[str], set[CredentialId]]:
+    tokens: set[str] = set()
+    credentials: set[CredentialId] = set()
+    for text in codes:
+        try:
+            credential = decode_code(text).credential
+        except RideCodeError:
+            continue
+        tokens.add(credential.rider_token)
+        credentials.add(CredentialId(credential.issuer_id, credential.serial))
+    return tokens, credentials
+
+
+def _deny_changes(
+    session: Session, tokens: set[str], credentials: set[CredentialId]
+) -> list[DenyListChangeRow]:
+    """The changes to these tokens and credentials, in version order."""
+    rows: dict[int, DenyListChangeRow] = {}
+    if tokens:
+        by_token = select(DenyListChangeRow).where(DenyListChangeRow.medium_token.in_(tokens))
+        rows.update((row.version, row) for row in session.scalars(by_token))
+    if credentials:
+        by_credential = select(DenyListChangeRow).where(
+            tuple_(DenyListChangeRow.issuer_id, DenyListChangeRow.serial).in_(
+                sorted((c.issuer_id, c.serial) for c in credentials)
+            )
+        )
+        rows.update((row.version, row) for row in session.scalars(by_credential))
+    return [rows[version] for version in sorted(rows)]
 
 
 def used_ride_codes(session: Session, rides: Sequence[VerifiedRide]) -> set[tuple[str, int, int]]:
