@@ -21,6 +21,7 @@ from clearing.ledger._contract import (
     TransferResult,
 )
 from clearing.ledger._engine import LedgerChanges, LedgerView, plan_transfers
+from clearing.ledger._horizon import HORIZON_STEP, advance_horizon, hold_horizon
 from clearing.ledger._log import (
     ConsistencyProof,
     InclusionProof,
@@ -45,6 +46,7 @@ from clearing.ledger._store import (
 )
 
 __all__ = [
+    "HORIZON_STEP",
     "MAX_AMOUNT",
     "TRANSIENT_RESULTS",
     "Account",
@@ -67,10 +69,12 @@ __all__ = [
     "TransferRequest",
     "TransferResult",
     "account_id_for",
+    "advance_horizon",
     "balances",
     "create_accounts",
     "create_transfers",
     "ensure_accounts",
+    "hold_horizon",
     "leaf_hashes",
     "ledger_origin",
     "load_accounts",

@@ -37,6 +37,7 @@ from clearing.ledger._driver import (
     select_transfers,
 )
 from clearing.ledger._engine import LedgerChanges, plan_transfers
+from clearing.ledger._horizon import after_horizon
 from clearing.storage._bulk import insert_missing
 from clearing.storage.models import (
     LedgerAccountRow,
@@ -191,10 +192,13 @@ def create_transfers(
     """Creates transfers under the ledger contract, in the caller's transaction.
 
     Answers one result per request, in order. Only OK results wrote anything,
-    plus the ids that failed for a reason of state (they stay failed).
+    plus the ids that failed for a reason of state (they stay failed). The
+    transfers are created at ``now``, or just after the ledger's horizon if
+    ``now`` is not past it (see _horizon.py).
     """
     if not requests:
         return []
+    now = after_horizon(session, now)
     results, changes = plan_transfers(DatabaseView(session, requests, now), requests, now)
     _write(session, changes, now)
     return results

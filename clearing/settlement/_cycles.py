@@ -1,11 +1,15 @@
 """Closing a cycle and reading it back.
 
 A cycle ends at its cut-off. Closing claims, in one INSERT ... SELECT, every
-ledger transfer committed at or before the cut-off that no earlier cycle
+ledger transfer created at or before the cut-off that no earlier cycle
 cleared; the primary key of ``cycle_transfers`` makes each transfer's
-cycle unique even if two closes race. A transfer committed after the
+cycle unique even if two closes race. A transfer created after the
 cut-off (a late tap's re-pricing difference included) waits for a later
 cycle, where it is an adjustment: a closed cycle is never reopened.
+
+The close holds the ledger's horizon while it runs and advances it to the
+cut-off: nothing can commit afterwards with a timestamp the cycle covered,
+so the next close reads only the range between the two cut-offs.
 
 The sums per participant and currency are read from the ledger over the
 claim's own condition (docs.md, Cost). Then, in the same transaction: the
@@ -27,7 +31,13 @@ from sqlalchemy import ColumnElement, Select, func, insert, literal, select, tex
 from sqlalchemy.orm import Session
 
 from clearing.errors import InvalidRequestError, NotFoundError, NothingToCloseError
-from clearing.ledger import AccountCode, post_chains, posted_only
+from clearing.ledger import (
+    AccountCode,
+    advance_horizon,
+    hold_horizon,
+    post_chains,
+    posted_only,
+)
 from clearing.settlement._fees import Fee, fee_posting, fees_for, load_fee_schedules
 from clearing.settlement._fx import clearing_house_id
 from clearing.settlement._netting import (
@@ -98,12 +108,14 @@ def _candidates(
     late: bool = True,
 ) -> Select[Any]:
     """What a close at ``cut_off`` clears: every transfer created by then
-    that no earlier cycle cleared. ``since`` is the earlier cycles'
-    ``cleared_through`` (None: nothing was ever cleared). A transfer created
-    after it cannot have been cleared, so only the older ones (a transaction
-    that committed late, or one created between the last cut-off and its
-    close) are checked against the earlier claims, and only when ``late``
-    says some may be unclaimed; the rest is a range of the created_at index."""
+    that no earlier cycle cleared. ``since`` is the ledger's horizon (None:
+    nothing was ever cleared), or for cycles closed before the horizon
+    existed the last one's ``cleared_through``. A transfer created after it
+    cannot have been cleared; under a horizon nothing at or before it can be
+    unclaimed either. Before one, older transfers (a transaction that
+    committed late, or one created between a cut-off and its close) are
+    checked against the earlier claims, when ``late`` says some may be
+    unclaimed. The rest is a range of the created_at index."""
     created = LedgerTransferRow.created_at
     if since is None:
         # Everything up to the cut-off: a scan. SQLite cannot tell from a
@@ -229,19 +241,21 @@ def _insert_claim(
 
 
 def _claim(
-    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None
+    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None, *, legacy: bool
 ) -> tuple[int, _Totals]:
     """Claims what the cycle clears and sums it per participant and currency.
 
     The sums are taken first, straight from the ledger over the same
     candidates (no join back through the claimed rows), then the claim. On
-    SQLite the write transaction sees one unchanging database. On PostgreSQL
-    a transfer may commit between the statements; the candidates only grow,
-    so equal counts prove the sums cover exactly the claimed set, and
-    otherwise they are taken again from the claimed rows.
+    SQLite the write transaction sees one unchanging database; on PostgreSQL
+    the held horizon keeps postings out until the close commits. Equal
+    counts confirm that the sums cover exactly the claimed set (each
+    statement has its own snapshot there); otherwise they are taken again
+    from the claimed rows. ``legacy``: the previous cycles were closed
+    before the ledger had a horizon.
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
-    late = since is not None and _unclaimed_below(session, cycle_number - 1, since)
+    late = legacy and since is not None and _unclaimed_below(session, cycle_number - 1, since)
     totals = _totals(
         session,
         lambda side: _candidates(_side_columns(side, sqlite), cut_off, since, late=late),
@@ -301,7 +315,7 @@ _FARE_SIGNS = {
 
 def _charge_fees(
     session: Session, cycle_number: int, totals: _Totals, house: str, now: datetime
-) -> tuple[list[Fee], list[uuid.UUID]]:
+) -> list[Fee]:
     fees = [f for f in fees_for(totals.fare_bases, load_fee_schedules(session)) if f.amount]
     postings = [fee_posting(cycle_number, fee, house) for fee in fees]
     post_chains(session, [[p] for p in postings], now)
@@ -320,12 +334,12 @@ def _charge_fees(
         CycleFeeRow(cycle_number=cycle_number, transfer_id=p.transfer_id, **f._asdict())
         for f, p in zip(fees, postings, strict=True)
     )
-    return fees, ids
+    return fees
 
 
 def _settle(
     session: Session, cycle_number: int, rows: list[Position], house: str, now: datetime
-) -> tuple[list[Instruction], list[uuid.UUID]]:
+) -> list[Instruction]:
     instructions = settlement_instructions(rows)
     chains = settlement_chains(cycle_number, instructions, house)
     post_chains(session, chains, now)
@@ -339,7 +353,7 @@ def _settle(
         )
         for i, p in zip(instructions, postings, strict=True)
     )  # fmt: skip
-    return instructions, ids
+    return instructions
 
 
 def _previous_cut_off(session: Session, cycle_number: int) -> datetime | None:
@@ -376,23 +390,6 @@ def _cleared_through(session: Session, last: int, cut_off: datetime) -> datetime
     if row is None or row.cleared_through is None:
         return cut_off
     return row.cleared_through
-
-
-def _high_water(
-    session: Session, since: datetime | None, cut_off: datetime, ids: list[uuid.UUID]
-) -> datetime:
-    """``cleared_through`` after this close: the latest of the previous one,
-    the cut-off, and the creation of the transfers it claimed by id."""
-    own = (
-        session.scalar(
-            select(func.max(LedgerTransferRow.created_at)).where(
-                LedgerTransferRow.transfer_id.in_(ids)
-            )
-        )
-        if ids
-        else None
-    )
-    return max(t for t in (since, cut_off, own) if t is not None)
 
 
 @contextmanager
@@ -438,6 +435,7 @@ def close_cycle(
     if earlier is not None:
         return cycle_summary(session, earlier.cycle_number)
     cut_off = cut_off or now
+    horizon = hold_horizon(session)
     last = int(session.scalar(select(func.max(ClearingCycleRow.cycle_number))) or 0)
     _check_cut_off(session, last, cut_off, now)
     number = last + 1
@@ -446,25 +444,29 @@ def close_cycle(
     )
     session.add(cycle)
     session.flush()
-    since = _cleared_through(session, last, cut_off)
+    legacy = horizon is None
+    since = _cleared_through(session, last, cut_off) if legacy else horizon
     with _sqlite_reads(session):
-        claimed, totals = _claim(session, number, cut_off, since)
+        claimed, totals = _claim(session, number, cut_off, since, legacy=legacy)
     if claimed == 0:
         raise NothingToCloseError(
             f"no transfer committed by {cut_off.isoformat()} awaits clearing; nothing to close"
         )
     house = clearing_house_id(session)
-    fees, fee_ids = _charge_fees(session, number, totals, house, now)
+    # The close's own postings are dated at the cut-off: inside the cycle
+    # they belong to, and behind the horizon the close leaves.
+    fees = _charge_fees(session, number, totals, house, cut_off)
     rows = positions(totals.credits, totals.debits)
-    instructions, settlement_ids = _settle(session, number, rows, house, now)
+    instructions = _settle(session, number, rows, house, cut_off)
     cycle.transfer_count = claimed + len(fees)
     session.add_all(CyclePositionRow(cycle_number=number, **p._asdict()) for p in rows)
     session.add(
         CycleCutOffRow(
             cycle_number=number, cut_off=cut_off, settlement_count=len(instructions),
-            cleared_through=_high_water(session, since, cut_off, fee_ids + settlement_ids),
+            cleared_through=cut_off,
         )
     )  # fmt: skip
+    advance_horizon(session, cut_off)
     session.flush()
     return CycleSummary(
         number, close_id, now, cycle.transfer_count, tuple(rows), cut_off,

@@ -178,6 +178,18 @@ class LedgerTransferRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class LedgerHorizonRow(Base):
+    """The instant at or before which the ledger creates no more transfers
+    (one row, once a horizon is set). A posting whose clock is behind it is
+    stamped just after it; clearing cycles advance it to their cut-offs."""
+
+    __tablename__ = "ledger_horizon"
+    __table_args__ = (CheckConstraint("singleton = 1", name="one_row"),)
+
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    horizon: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class LedgerFailureRow(Base):
     """A transfer id that failed because of the ledger's state (for example
     exceeds_credits). It stays failed: a retry answers id_already_failed."""
@@ -500,8 +512,9 @@ class CycleCutOffRow(Base):
     settlement_count: Mapped[int] = mapped_column(BigInteger)
     cleared_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """No transfer created after this instant was cleared by this cycle or an
-    earlier one (the later of the cut-offs and the closes' own postings);
-    None for cycles closed before it was recorded."""
+    earlier one: since the ledger's horizon, the cut-off itself (before it,
+    the later of the cut-offs and the closes' own postings); None for cycles
+    closed before it was recorded."""
 
 
 class FxRateRow(Base):

@@ -1,0 +1,68 @@
+"""The ledger's horizon: the instant at or before which it creates no more
+transfers.
+
+A transfer's ``created_at`` is the posting's clock, read before its
+transaction commits, so without a horizon a transaction that commits just
+after a clearing cycle closes could carry a timestamp that cycle covered.
+With one, every transfer created once the horizon stands at H is stamped
+after H (a posting whose clock is behind it is stamped one microsecond
+after it), and a close that advances the horizon to its cut-off knows that
+nothing will ever be created at or before that cut-off again.
+
+The two sides must not overlap. On SQLite every write transaction holds the
+database's one write lock from its start, so they cannot. On PostgreSQL a
+posting share-locks the horizon's table before reading it, and a close
+locks it exclusively: the close waits for every posting that read the old
+horizon to commit (its statements then see them), and a posting that
+starts meanwhile waits for the close and reads the new horizon.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from clearing.storage.models import LedgerHorizonRow
+
+HORIZON_STEP = timedelta(microseconds=1)
+
+
+def _lock(session: Session, mode: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE ledger_horizon IN {mode} MODE"))
+
+
+def _horizon(session: Session) -> datetime | None:
+    return session.scalar(select(LedgerHorizonRow.horizon).where(LedgerHorizonRow.singleton == 1))
+
+
+def after_horizon(session: Session, now: datetime) -> datetime:
+    """The instant a posting at ``now`` is created at: ``now``, or just
+    after the horizon when the clock is behind it. Holds the horizon where
+    it stands until the caller's transaction ends."""
+    _lock(session, "ACCESS SHARE")
+    horizon = _horizon(session)
+    if horizon is None or now > horizon:
+        return now
+    return horizon + HORIZON_STEP
+
+
+def hold_horizon(session: Session) -> datetime | None:
+    """Stops every posting until the caller's transaction ends, and answers
+    the horizon (None when none was ever set). Call it before reading what
+    the ledger holds."""
+    _lock(session, "ACCESS EXCLUSIVE")
+    return _horizon(session)
+
+
+def advance_horizon(session: Session, instant: datetime) -> None:
+    """Moves the horizon to ``instant`` (never back), in the caller's
+    transaction, which should hold it (``hold_horizon``)."""
+    row = session.get(LedgerHorizonRow, 1)
+    if row is None:
+        session.add(LedgerHorizonRow(singleton=1, horizon=instant))
+    elif instant > row.horizon:
+        row.horizon = instant
+    session.flush()
