@@ -108,11 +108,11 @@ def _candidates(
     late: bool = True,
 ) -> Select[Any]:
     """What a close at ``cut_off`` clears: every transfer created by then
-    that no earlier cycle cleared. ``since`` is the ledger's horizon (None:
-    nothing was ever cleared), or for cycles closed before the horizon
-    existed the last one's ``cleared_through``. A transfer created after it
-    cannot have been cleared; under a horizon nothing at or before it can be
-    unclaimed either. Before one, older transfers (a transaction that
+    that no earlier cycle cleared. ``since`` is the last cycle's
+    ``cleared_through`` (None: nothing was ever cleared), its cut-off since
+    the ledger has a horizon. A transfer created after it cannot have been
+    cleared; under a horizon nothing at or before it can be unclaimed
+    either. Before one, older transfers (a transaction that
     committed late, or one created between a cut-off and its close) are
     checked against the earlier claims, when ``late`` says some may be
     unclaimed. The rest is a range of the created_at index."""
@@ -444,10 +444,11 @@ def close_cycle(
     )
     session.add(cycle)
     session.flush()
-    legacy = horizon is None
-    since = _cleared_through(session, last, cut_off) if legacy else horizon
+    # Under a horizon the previous close left it at its cut-off, which it
+    # recorded as cleared_through; the range starts there either way.
+    since = _cleared_through(session, last, cut_off)
     with _sqlite_reads(session):
-        claimed, totals = _claim(session, number, cut_off, since, legacy=legacy)
+        claimed, totals = _claim(session, number, cut_off, since, legacy=horizon is None)
     if claimed == 0:
         raise NothingToCloseError(
             f"no transfer committed by {cut_off.isoformat()} awaits clearing; nothing to close"
