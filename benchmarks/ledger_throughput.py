@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     MetaData,
     String,
@@ -64,7 +65,8 @@ def _ceiling_table(metadata: MetaData) -> Table:
         Column("amount", BigInteger), Column("currency", String(3)),
         Column("code", String(32)), Column("user_data", String(128), index=True),
         Column("flags", Integer), Column("pending_id", Uuid()), Column("timeout", Integer),
-        Column("expires_at", UTCDateTime()), Column("created_at", UTCDateTime(), index=True),
+        Column("expires_at", UTCDateTime()), Column("created_at", UTCDateTime()),
+        Index("ix_bench_raw_transfers_created_at_transfer_id", "created_at", "transfer_id"),
     )  # fmt: skip
 
 

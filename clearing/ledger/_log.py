@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from clearing.errors import NotFoundError
 from clearing.storage import Database
+from clearing.storage._driver import insert_rows
 from clearing.storage.models import LedgerCheckpointRow, LedgerLogRow, LedgerTransferRow
 from farebridge.codecs import checkpoint as notes
 from farebridge.codecs.merkle import (
@@ -39,6 +40,23 @@ _ADVISORY_LOCK = 0x66617265  # "fare": serializes sequencers on PostgreSQL
 def ledger_origin(clearing_house_id: str) -> str:
     """The log's name in its checkpoints and the key name of its signatures."""
     return f"farebridge/{clearing_house_id}/ledger"
+
+
+# In LoggedTransfer's field order.
+_LEAF_COLUMNS = (
+    LedgerTransferRow.transfer_id,
+    LedgerTransferRow.debit_account_id,
+    LedgerTransferRow.credit_account_id,
+    LedgerTransferRow.amount,
+    LedgerTransferRow.currency,
+    LedgerTransferRow.code,
+    LedgerTransferRow.user_data,
+    LedgerTransferRow.flags,
+    LedgerTransferRow.pending_id,
+    LedgerTransferRow.timeout,
+    LedgerTransferRow.created_at,
+)
+_LEAF_ROW = ("leaf_index", "transfer_id", "leaf_hash")
 
 
 def logged_transfer(row: LedgerTransferRow) -> LoggedTransfer:
@@ -128,29 +146,43 @@ class LedgerLog:
         return 0 if last is None else int(last) + 1
 
     def _sequence(self, session: Session) -> None:
+        """Appends the unlogged transfers in (created_at, id) order, a chunk
+        at a time, at driver level. Each chunk resumes after the last one
+        (keyset paging over the created_at index): restarting from the
+        beginning would read every transfer logged so far again for every
+        chunk, and a million transfers took minutes."""
         size = self._size(session)
         logged = select(LedgerLogRow.transfer_id).where(
             LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id
         )
+        unlogged = (
+            select(*_LEAF_COLUMNS)
+            .where(~logged.exists())
+            .order_by(LedgerTransferRow.created_at, LedgerTransferRow.transfer_id)
+            .limit(_SEQUENCE_CHUNK)
+        )
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        query = unlogged
         while True:
-            rows = session.scalars(
-                select(LedgerTransferRow)
-                .where(~logged.exists())
-                .order_by(LedgerTransferRow.created_at, LedgerTransferRow.transfer_id)
-                .limit(_SEQUENCE_CHUNK)
-            ).all()
-            if not rows:
+            transfers = [LoggedTransfer(*row) for row in session.execute(query)]
+            if not transfers:
                 return
+            last = transfers[-1]
+            created = LedgerTransferRow.created_at
+            query = unlogged.where(
+                created >= last.timestamp,
+                or_(created > last.timestamp, LedgerTransferRow.transfer_id > last.transfer_id),
+            )
             leaves = [
-                {
-                    "leaf_index": size + offset,
-                    "transfer_id": row.transfer_id,
-                    "leaf_hash": leaf_hash(transfer_leaf_bytes(logged_transfer(row))),
-                }
-                for offset, row in enumerate(rows)
+                (
+                    size + offset,
+                    t.transfer_id.hex if sqlite else t.transfer_id,
+                    leaf_hash(transfer_leaf_bytes(t)),
+                )
+                for offset, t in enumerate(transfers)
             ]
-            session.execute(insert(LedgerLogRow), leaves)
-            size += len(rows)
+            insert_rows(session.connection(), "ledger_log", _LEAF_ROW, leaves)
+            size += len(transfers)
 
     def _advance_frontier(self, session: Session, size: int) -> None:
         if self._frontier.size > size:  # another process's database, or a restore

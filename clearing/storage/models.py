@@ -158,6 +158,8 @@ class LedgerTransferRow(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+        # The Merkle log's leaf order; also serves ranges of created_at.
+        Index("ix_ledger_transfers_created_at_transfer_id", "created_at", "transfer_id"),
     )
 
     transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
@@ -175,7 +177,7 @@ class LedgerTransferRow(Base):
     pending_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     timeout: Mapped[int] = mapped_column(Integer, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LedgerHorizonRow(Base):
