@@ -27,7 +27,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, func, insert, literal, select, text, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from clearing.errors import InvalidRequestError, NotFoundError, NothingToCloseError
@@ -106,6 +116,7 @@ def _candidates(
     since: datetime | None,
     *,
     late: bool = True,
+    span: tuple[int, int] | None = None,
 ) -> Select[Any]:
     """What a close at ``cut_off`` clears: every transfer created by then
     that no earlier cycle cleared. ``since`` is the last cycle's
@@ -115,8 +126,15 @@ def _candidates(
     either. Before one, older transfers (a transaction that
     committed late, or one created between a cut-off and its close) are
     checked against the earlier claims, when ``late`` says some may be
-    unclaimed. The rest is a range of the created_at index."""
+    unclaimed. The rest is a range of the created_at index, or on SQLite,
+    given the window's ``span`` of rowids, a range of the table itself."""
     created = LedgerTransferRow.created_at
+    if span is not None and since is not None and not late:
+        # Reading a million rows through the index costs a lookup in the
+        # table for each; the table's own range holds them in order. The
+        # rowids only steer the read: the condition stays the window's.
+        wrapped = func.coalesce(created, created)
+        return select(*columns).where(_ROWID.between(*span), wrapped > since, wrapped <= cut_off)
     if since is None:
         # Everything up to the cut-off: a scan. SQLite cannot tell from a
         # range how much of the index it covers; wrapped, the index is out.
@@ -129,6 +147,19 @@ def _candidates(
         return window
     older = select(*columns).where(created <= min(since, cut_off), ~already.exists())
     return union_all(window, older)  # type: ignore[return-value]
+
+
+_ROWID: ColumnElement[int] = literal_column("ledger_transfers.rowid")
+
+
+def _sqlite_span(session: Session, cut_off: datetime, since: datetime) -> tuple[int, int] | None:
+    """The first and last rowid of the window's transfers (SQLite), read
+    from the created_at index alone; None when the window is empty."""
+    created = LedgerTransferRow.created_at
+    low, high = session.execute(
+        select(func.min(_ROWID), func.max(_ROWID)).where(created > since, created <= cut_off)
+    ).one()
+    return None if low is None else (int(low), int(high))
 
 
 def _claimed(columns: list[ColumnElement[Any]], cycle_number: int) -> Select[Any]:
@@ -207,12 +238,18 @@ def _totals(session: Session, source: Callable[[str], Select[Any]]) -> _Totals:
 
 
 def _insert_claim(
-    session: Session, cycle_number: int, cut_off: datetime, since: datetime | None, late: bool
+    session: Session,
+    cycle_number: int,
+    cut_off: datetime,
+    since: datetime | None,
+    *,
+    late: bool,
+    span: tuple[int, int] | None,
 ) -> int:
     """Claims the candidates in one INSERT ... SELECT, in id order (the
     primary key's B-tree then fills page by page); answers how many."""
     rows = _candidates(
-        [LedgerTransferRow.transfer_id.label("transfer_id")], cut_off, since, late=late
+        [LedgerTransferRow.transfer_id.label("transfer_id")], cut_off, since, late=late, span=span
     ).subquery()
     claim = insert(CycleTransferRow).from_select(
         ["transfer_id", "cycle_number"],
@@ -256,11 +293,12 @@ def _claim(
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     late = legacy and since is not None and _unclaimed_below(session, cycle_number - 1, since)
+    span = _sqlite_span(session, cut_off, since) if sqlite and since and not late else None
     totals = _totals(
         session,
-        lambda side: _candidates(_side_columns(side, sqlite), cut_off, since, late=late),
+        lambda side: _candidates(_side_columns(side, sqlite), cut_off, since, late=late, span=span),
     )
-    claimed = _insert_claim(session, cycle_number, cut_off, since, late)
+    claimed = _insert_claim(session, cycle_number, cut_off, since, late=late, span=span)
     if claimed and claimed != totals.transfers:
         totals = _totals(session, lambda side: _claimed(_side_columns(side, sqlite), cycle_number))
     return claimed, totals
