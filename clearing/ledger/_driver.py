@@ -4,8 +4,8 @@ failures and accounts and writes its transfers.
 
 Values are converted exactly as the column types would (UUIDs as 32-digit
 hex and instants as naive UTC text on SQLite; native types on PostgreSQL).
-Reading the same rows back through the ORM, as the Merkle log does for every
-transfer, checks that they agree.
+Reading the same rows back through SQLAlchemy's column types, as the Merkle
+log does for every transfer, checks that they agree.
 """
 
 from __future__ import annotations
