@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
@@ -185,17 +183,8 @@ class Ingestor:
     otherwise cost a round trip per batch. Only what was found is cached,
     never an absence, and every cache is bounded.
 
-    On SQLite, where one writer at a time holds the database, the ingestor's
-    transactions queue on a lock of their own, held until the commit has
-    returned. The commit runs SQLite's automatic checkpoint after it has
-    released the database's write lock; a writer that starts during that
-    checkpoint keeps the write-ahead log from ever starting over, and under
-    sustained load the log (and the memory that maps its index) grew without
-    bound, gigabytes in minutes. Queued here, the next writer starts after
-    the checkpoint, and the log is reused from its start. Left to SQLite's
-    busy handler, waiting writers also poll with growing sleeps, so one that
-    has waited long polls least often and could wait out the busy timeout
-    and fail its batch with "database is locked".
+    On SQLite its transactions take turns with the process's other writers
+    (``Database.transaction``).
     """
 
     def __init__(
@@ -212,12 +201,6 @@ class Ingestor:
         self._devices: BoundedCache[str, Device] = BoundedCache(DEVICE_CACHE_SIZE)
         self._issuers: BoundedCache[str, ParticipantId] = BoundedCache(MEDIA_CACHE_SIZE)
         self._currencies: BoundedCache[str, str] = BoundedCache(PARTICIPANT_CACHE_SIZE)
-        self._writer = threading.Lock() if database.dialect == "sqlite" else nullcontext()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._writer, self._database.transaction() as session:
-            yield session
 
     def ingest(self, caller_id: ParticipantId, signed: tap_pb2.SignedTapBatch) -> BatchOutcome:
         """Authenticates, validates, stores and prices one batch.
@@ -230,7 +213,7 @@ class Ingestor:
         validated = _digested([_validate(message, device, now) for message in batch.taps])
         for attempt in range(_INSERT_ATTEMPTS):
             try:
-                with self._transaction() as session:
+                with self._database.transaction() as session:
                     outcomes = self._store(session, device, validated, batch.batch_id, now)
                 break
             except IntegrityError:
@@ -246,7 +229,7 @@ class Ingestor:
         TariffPricer.settle); without one there is nothing to settle."""
         if self._tariff is None:
             return 0
-        with self._transaction() as session:
+        with self._database.transaction() as session:
             return self._tariff.settle(session, self._clock())
 
     def ingest_scan(
@@ -274,7 +257,7 @@ class Ingestor:
         message.tapped_at.FromDatetime(scanned_at)
         now = self._clock()
         validated = _digested([_validate(message, device, now)])
-        with self._transaction() as session:
+        with self._database.transaction() as session:
             (outcome,) = self._store(session, device, validated, f"scan:{scan_id}", now)
         return outcome, vehicle
 
@@ -331,7 +314,7 @@ class Ingestor:
         cached = self._devices.get(device_id)
         if cached is not None:
             return cached
-        with self._transaction() as session:
+        with self._database.transaction() as session:
             device = registry.device_for(session, device_id)
         if device is not None:
             self._devices.put(device_id, device)

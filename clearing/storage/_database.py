@@ -9,6 +9,8 @@ when a read transaction tries to upgrade to a write.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -18,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -26,6 +28,9 @@ from clearing.errors import InvalidRequestError
 
 DEFAULT_DATABASE_URL = "sqlite:///farebridge.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_QUEUE_TIMEOUT_S = 120.0
+"""How long a transaction waits for its turn among this process's SQLite
+writers before it fails as SQLite would ("database is locked")."""
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 """About 40 MiB of write-ahead log between automatic checkpoints. SQLite's
 default (1,000 pages) is about one tap batch, so nearly every commit paid
@@ -75,8 +80,10 @@ class Database:
             # Let our "begin" hook own transactions instead of the driver.
             connect_args = {"isolation_level": None, "check_same_thread": False}
         self.engine = create_engine(self.url, echo=echo, connect_args=connect_args)
+        self._writer: threading.RLock | None = None
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
+            self._writer = threading.RLock()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -86,9 +93,41 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: committed on success, rolled back
-        on any exception."""
-        with self._sessions() as session, session.begin():
+        on any exception. On SQLite, the process's transactions take turns
+        (see ``_queued``)."""
+        with self._queued(), self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        """On SQLite, where one writer at a time holds the database, this
+        process's transactions queue on a lock of their own, held until the
+        commit has returned.
+
+        The commit runs SQLite's automatic checkpoint after it has released
+        the database's write lock; a writer that starts during that
+        checkpoint keeps the write-ahead log from ever starting over, and
+        under sustained load the log (and the memory that maps its index)
+        grew without bound, gigabytes in minutes. Queued here, the next
+        writer starts after the checkpoint, and the log is reused from its
+        start. Left to SQLite's busy handler, waiting writers also poll with
+        growing sleeps, so one that has waited long polls least often and
+        could wait out the busy timeout. The lock is reentrant, as SQLite
+        itself lets a thread open a second transaction while its first has
+        not yet touched the database; a transaction waits for its turn at
+        most ``SQLITE_QUEUE_TIMEOUT_S``, then fails with SQLite's own error.
+        """
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=SQLITE_QUEUE_TIMEOUT_S):
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def migrate(self) -> None:
         """Brings the schema to the newest migration; safe to run every start."""

@@ -202,8 +202,8 @@ def test_concurrent_batches_on_sqlite_queue_in_process_not_on_the_busy_timeout(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a busy timeout far shorter than a batch takes, writers left to
-    SQLite's busy handler fail with "database is locked"; the ingestor's
-    own queue lets every batch through."""
+    SQLite's busy handler fail with "database is locked"; the process's
+    own queue of writers lets every batch through."""
     monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 1)
     db, keys = _sqlite_world(sqlite_url, devices=6, media=50)
     try:
