@@ -12,9 +12,11 @@ was added since the last one, not to the size of the log.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, or_, select, text
@@ -57,6 +59,13 @@ _LEAF_COLUMNS = (
     LedgerTransferRow.created_at,
 )
 _LEAF_ROW = ("leaf_index", "transfer_id", "leaf_hash")
+
+
+class _Position(NamedTuple):
+    """Where a chunk of the log ended, in leaf order."""
+
+    created_at: datetime
+    transfer_id: uuid.UUID
 
 
 def logged_transfer(row: LedgerTransferRow) -> LoggedTransfer:
@@ -117,10 +126,25 @@ class LedgerLog:
 
     def checkpoint(self, now: datetime) -> SignedCheckpoint:
         """Logs every committed transfer, then signs and stores a tree head
-        (or answers the stored one if nothing was added since)."""
-        with self._lock, self._database.transaction() as session:
+        (or answers the stored one if nothing was added since).
+
+        The log grows a chunk per transaction. On SQLite, whose writers take
+        turns, postings then wait for one chunk at most (well under a
+        second), not for a whole day's leaves; a checkpoint cut short leaves
+        whole chunks, and the next one goes on from there."""
+        with self._lock:
+            after: _Position | None = None
+            while True:
+                with self._database.transaction() as session:
+                    self._serialize(session)
+                    after = self._sequence_chunk(session, after)
+                if after is None:
+                    break
+            return self._sign(now)
+
+    def _sign(self, now: datetime) -> SignedCheckpoint:
+        with self._database.transaction() as session:
             self._serialize(session)
-            self._sequence(session)
             size = self._size(session)
             self._advance_frontier(session, size)
             stored = session.get(LedgerCheckpointRow, size)
@@ -145,44 +169,44 @@ class LedgerLog:
         last = session.scalar(select(func.max(LedgerLogRow.leaf_index)))
         return 0 if last is None else int(last) + 1
 
-    def _sequence(self, session: Session) -> None:
-        """Appends the unlogged transfers in (created_at, id) order, a chunk
-        at a time, at driver level. Each chunk resumes after the last one
-        (keyset paging over the created_at index): restarting from the
-        beginning would read every transfer logged so far again for every
-        chunk, and a million transfers took minutes."""
-        size = self._size(session)
+    def _sequence_chunk(self, session: Session, after: _Position | None) -> _Position | None:
+        """Appends the next chunk of unlogged transfers in (created_at, id)
+        order and answers where it ended (None: nothing was left). Each chunk
+        resumes after the last one (keyset paging over the created_at
+        index): restarting from the beginning would read every transfer
+        logged so far again for every chunk, and a million transfers took
+        minutes. A transfer that commits meanwhile with an earlier timestamp
+        is found by the next checkpoint, which starts from the beginning."""
         logged = select(LedgerLogRow.transfer_id).where(
             LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id
         )
-        unlogged = (
+        query = (
             select(*_LEAF_COLUMNS)
             .where(~logged.exists())
             .order_by(LedgerTransferRow.created_at, LedgerTransferRow.transfer_id)
             .limit(_SEQUENCE_CHUNK)
         )
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        query = unlogged
-        while True:
-            transfers = [LoggedTransfer(*row) for row in session.execute(query)]
-            if not transfers:
-                return
-            last = transfers[-1]
+        if after is not None:
             created = LedgerTransferRow.created_at
-            query = unlogged.where(
-                created >= last.timestamp,
-                or_(created > last.timestamp, LedgerTransferRow.transfer_id > last.transfer_id),
+            query = query.where(
+                created >= after.created_at,
+                or_(created > after.created_at, LedgerTransferRow.transfer_id > after.transfer_id),
             )
-            leaves = [
-                (
-                    size + offset,
-                    t.transfer_id.hex if sqlite else t.transfer_id,
-                    leaf_hash(transfer_leaf_bytes(t)),
-                )
-                for offset, t in enumerate(transfers)
-            ]
-            insert_rows(session.connection(), "ledger_log", _LEAF_ROW, leaves)
-            size += len(transfers)
+        transfers = [LoggedTransfer(*row) for row in session.execute(query)]
+        if not transfers:
+            return None
+        size = self._size(session)
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        leaves = [
+            (
+                size + offset,
+                t.transfer_id.hex if sqlite else t.transfer_id,
+                leaf_hash(transfer_leaf_bytes(t)),
+            )
+            for offset, t in enumerate(transfers)
+        ]
+        insert_rows(session.connection(), "ledger_log", _LEAF_ROW, leaves)
+        return _Position(transfers[-1].timestamp, transfers[-1].transfer_id)
 
     def _advance_frontier(self, session: Session, size: int) -> None:
         if self._frontier.size > size:  # another process's database, or a restore

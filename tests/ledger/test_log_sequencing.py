@@ -33,13 +33,18 @@ def _created_order(ledger: Ledger) -> list[object]:
         )
 
 
-def test_small_chunks_log_each_transfer_once_in_leaf_order(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _log_in_chunks_of_three(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> LedgerLog:
+    """A rider and a metro account, and a log that grows three leaves a chunk."""
     monkeypatch.setattr(clearing.ledger._log, "_SEQUENCE_CHUNK", 3)
     ledger.account("rider")
     ledger.account("metro", code="fare_revenue")
-    log = LedgerLog(ledger.database, ledger_origin("clearing-house"), Ed25519PrivateKey.generate())
+    return LedgerLog(ledger.database, ledger_origin("clearing-house"), Ed25519PrivateKey.generate())
+
+
+def test_small_chunks_log_each_transfer_once_in_leaf_order(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _log_in_chunks_of_three(ledger, monkeypatch)
     for batch in range(3):  # each batch shares one timestamp: ties broken by id
         ledger.submit(*(ledger.transfer(f"t-{batch}-{n}", "rider", "metro", 10) for n in range(5)))
         ledger.advance(1)
@@ -52,3 +57,27 @@ def test_small_chunks_log_each_transfer_once_in_leaf_order(
     leaves = _leaf_order(ledger)
     assert len(set(leaves)) == 19
     assert leaves[:15] == _created_order(ledger)[:15]
+
+
+def test_a_checkpoint_cut_short_leaves_whole_chunks_the_next_one_completes(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _log_in_chunks_of_three(ledger, monkeypatch)
+    ledger.submit(*(ledger.transfer(f"t-{n}", "rider", "metro", 10) for n in range(8)))
+    hashed = 0
+    real_hash = clearing.ledger._log.leaf_hash
+
+    def failing_hash(data: bytes) -> bytes:
+        nonlocal hashed
+        hashed += 1
+        if hashed == 5:  # inside the second chunk: the process dies here
+            raise RuntimeError("killed")
+        return real_hash(data)
+
+    monkeypatch.setattr(clearing.ledger._log, "leaf_hash", failing_hash)
+    with pytest.raises(RuntimeError):
+        log.checkpoint(ledger.now)
+    assert _leaf_order(ledger) == _created_order(ledger)[:3]
+    monkeypatch.setattr(clearing.ledger._log, "leaf_hash", real_hash)
+    assert log.checkpoint(ledger.now).tree_size == 8
+    assert _leaf_order(ledger) == _created_order(ledger)
