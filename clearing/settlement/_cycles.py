@@ -110,6 +110,10 @@ _SQLITE_CACHE_KIB = 256 * 1024
 _SQLITE_MMAP_BYTES = 1 << 32
 
 
+# SQLite's own row number: only ever a way to read, never a record.
+_ROWID: ColumnElement[int] = literal_column("ledger_transfers.rowid")
+
+
 def _candidates(
     columns: list[ColumnElement[Any]],
     cut_off: datetime,
@@ -123,11 +127,11 @@ def _candidates(
     ``cleared_through`` (None: nothing was ever cleared), its cut-off since
     the ledger has a horizon. A transfer created after it cannot have been
     cleared; under a horizon nothing at or before it can be unclaimed
-    either. Before one, older transfers (a transaction that
-    committed late, or one created between a cut-off and its close) are
-    checked against the earlier claims, when ``late`` says some may be
-    unclaimed. The rest is a range of the created_at index, or on SQLite,
-    given the window's ``span`` of rowids, a range of the table itself."""
+    either. Before one, older transfers (a transaction that committed late,
+    or one created between a cut-off and its close) are checked against the
+    earlier claims, when ``late`` says some may be unclaimed. The rest is a
+    range of the created_at index, or on SQLite, given the window's ``span``
+    of rowids, a range of the table itself."""
     created = LedgerTransferRow.created_at
     if span is not None and since is not None and not late:
         # Reading a million rows through the index costs a lookup in the
@@ -147,9 +151,6 @@ def _candidates(
         return window
     older = select(*columns).where(created <= min(since, cut_off), ~already.exists())
     return union_all(window, older)  # type: ignore[return-value]
-
-
-_ROWID: ColumnElement[int] = literal_column("ledger_transfers.rowid")
 
 
 def _sqlite_span(session: Session, cut_off: datetime, since: datetime) -> tuple[int, int] | None:
