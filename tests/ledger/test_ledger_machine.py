@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,23 +29,29 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+import clearing.ledger._log
 from clearing.ledger import (
     TRANSIENT_RESULTS,
     Account,
     AccountFlags,
     AccountResult,
     Balance,
+    LedgerLog,
     PendingState,
     Transfer,
     TransferFlags,
     TransferRequest,
     create_accounts,
     create_transfers,
+    ledger_origin,
+    logged_transfer,
     lookup_accounts,
     trial_balance,
 )
 from clearing.ledger import TransferResult as R
-from clearing.storage.models import LedgerTransferRow
+from clearing.storage.models import LedgerLogRow, LedgerTransferRow
+from farebridge.codecs.merkle import leaf_hash, root_hash
+from farebridge.codecs.transfers import transfer_leaf_bytes
 
 CURRENCIES = ("SGD", "KRW")
 CODES = ("fare", "top_up")
@@ -56,6 +63,7 @@ RESOLVING = POST | VOID
 DEBIT_LIMIT = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
 CREDIT_LIMIT = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 OWNER = "clearing-house"
+LOG_KEY = Ed25519PrivateKey.from_private_bytes(bytes(32))
 
 
 # ------------------------------------------------------------------ the model
@@ -465,6 +473,27 @@ class LedgerMachine(RuleBasedStateMachine):
     def restart(self) -> None:
         self.ledger.restart()
 
+    @rule()
+    def checkpoint(self) -> None:
+        """A log opened afresh (as after a restart) signs a tree head over
+        every transfer committed so far, whatever order the histories made
+        them in: each once, in contiguous leaves whose hashes are the
+        transfers' canonical bytes."""
+        log = LedgerLog(self.ledger.database, ledger_origin(OWNER), LOG_KEY)
+        signed = log.checkpoint(self.now)
+        with self.ledger.database.transaction() as session:
+            leaves = session.execute(
+                select(LedgerLogRow.leaf_index, LedgerLogRow.leaf_hash, LedgerTransferRow)
+                .join(LedgerTransferRow, LedgerTransferRow.transfer_id == LedgerLogRow.transfer_id)
+                .order_by(LedgerLogRow.leaf_index)
+            ).all()
+            stored = session.scalar(select(func.count()).select_from(LedgerTransferRow))
+        assert signed.tree_size == stored == len(leaves)
+        assert [index for index, _, _ in leaves] == list(range(len(leaves)))
+        hashes = [bytes(digest) for _, digest, _ in leaves]
+        assert hashes == [leaf_hash(transfer_leaf_bytes(logged_transfer(t))) for _, _, t in leaves]
+        assert signed.root_hash == root_hash(hashes)
+
     # -- invariants
 
     def balances(self) -> dict[uuid.UUID, tuple[Account, Balance]]:
@@ -539,10 +568,12 @@ def run_machine(ledger, *, max_examples: int, steps: int) -> None:
     )
 
 
-def test_the_store_agrees_with_the_model_on_sqlite(sqlite_url, open_ledger):
+def test_the_store_agrees_with_the_model_on_sqlite(sqlite_url, open_ledger, monkeypatch):
+    monkeypatch.setattr(clearing.ledger._log, "_SEQUENCE_CHUNK", 4)  # many chunks per checkpoint
     run_machine(open_ledger(sqlite_url), max_examples=settings().max_examples, steps=30)
 
 
 @pytest.mark.postgres
-def test_the_store_agrees_with_the_model_on_postgres(postgres_url, open_ledger):
+def test_the_store_agrees_with_the_model_on_postgres(postgres_url, open_ledger, monkeypatch):
+    monkeypatch.setattr(clearing.ledger._log, "_SEQUENCE_CHUNK", 4)
     run_machine(open_ledger(postgres_url), max_examples=5, steps=20)
