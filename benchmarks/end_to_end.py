@@ -6,7 +6,10 @@ Each reader thread keeps up to four signed batches in flight on one
 send to acknowledgement. The server runs in its own process, as in
 production. The ceiling, measured in the same run: the same pre-sealed
 batches over the same mTLS transport to a bare grpcio server in its own
-process that answers every batch at once and does nothing else.
+process that answers every batch at once and does nothing else. On SQLite,
+whose writes leave from the server's own process, the report also shows
+the KiB the server sent to storage per tap: the write-ahead log and its
+checkpoints, where every index page a batch touches is written whole.
 
     .venv/bin/python benchmarks/end_to_end.py [--taps 200000] [--readers 8]
         [--batch 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
@@ -35,7 +38,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -77,6 +80,8 @@ class Run:
     acks: Sequence[tuple[float, int]] = ()
     # The server's memory and CPU time, sampled through the run.
     samples: Sequence[Sample] = ()
+    # SQLite writes from the server's own process; PostgreSQL from its own.
+    storage_in_process: bool = False
 
     @property
     def rate(self) -> float:
@@ -84,6 +89,14 @@ class Run:
 
     def percentile(self, q: int) -> float:
         return statistics.quantiles(self.latencies_ms, n=100)[q - 1]
+
+    @property
+    def written_kib_per_tap(self) -> float | None:
+        """What the server sent to storage per tap answered, from the first
+        sample to the last: the database's write amplification."""
+        if not self.storage_in_process or len(self.samples) < 2 or not self.taps:
+            return None
+        return (self.samples[-1].written_bytes - self.samples[0].written_bytes) / 1024 / self.taps
 
 
 def _connection(layout: PkiLayout, port: int, participant: str) -> ServerConnection:
@@ -205,6 +218,7 @@ class Sample(NamedTuple):
     at: float  # seconds since the start
     rss_mib: float  # VmRSS
     cpu_seconds: float  # user and system time so far
+    written_bytes: int  # bytes sent to storage so far (write-ahead log and database)
 
 
 def _status_mib(pid: int, field: str) -> float:
@@ -217,6 +231,13 @@ def _status_mib(pid: int, field: str) -> float:
 def _peak_rss_mib(pid: int) -> float:
     """The process's peak resident memory (VmHWM), read before it stops."""
     return _status_mib(pid, "VmHWM")
+
+
+def _written_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -238,9 +259,10 @@ class _RssSampler(threading.Thread):
     def _sample(self) -> None:
         try:
             rss, cpu = _status_mib(self._pid, "VmRSS"), _cpu_seconds(self._pid)
+            written = _written_bytes(self._pid)
         except OSError:  # the process is gone
             return
-        self.samples.append(Sample(time.perf_counter() - self._began, rss, cpu))
+        self.samples.append(Sample(time.perf_counter() - self._began, rss, cpu, written))
 
     def run(self) -> None:
         self._sample()
@@ -307,8 +329,9 @@ def _farebridge(
             device_id = f"gate-{n}"
             keys[device_id], work[device_id] = _work(device_id, args, start)
         _populate(layout, server.port, keys)
-        return _drive(name, layout, server.port, work, server.pid,
-                      duration=args.duration, sample_every=args.sample_every)  # fmt: skip
+        run = _drive(name, layout, server.port, work, server.pid,
+                     duration=args.duration, sample_every=args.sample_every)  # fmt: skip
+        return replace(run, storage_in_process=database_url.startswith("sqlite"))
     finally:
         server.stop()
 
@@ -391,11 +414,13 @@ def _drop_schema(admin_url: str, schema: str) -> None:
 
 def _report(runs: Sequence[Run], ceiling: Run) -> None:
     print(f"{'run':<24}{'taps':>9}{'taps/s':>10}{'of ceiling':>12}"
-          f"{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}")  # fmt: skip
+          f"{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}{'KiB/tap written':>17}")  # fmt: skip
     for run in (*runs, ceiling):
+        written = run.written_kib_per_tap
         print(
             f"{run.name:<24}{run.taps:>9}{run.rate:>10.0f}{run.rate / ceiling.rate:>12.1%}"
             f"{run.percentile(50):>9.1f}{run.percentile(99):>9.1f}{run.peak_rss_mib:>10.0f}"
+            f"{'—' if written is None else f'{written:.1f}':>17}"
         )
 
 

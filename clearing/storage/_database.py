@@ -36,6 +36,17 @@ SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 default (1,000 pages) is about one tap batch, so nearly every commit paid
 for a checkpoint; a checkpoint every few batches writes each hot index page
 back once instead of every time (about 15% more taps per second)."""
+SQLITE_CACHE_MIB = 64
+"""Page cache of each SQLite connection, in MiB, instead of SQLite's 2 MiB.
+Each tap inserts into indexes whose keys arrive in no order (transfer ids,
+rider accounts, media), so a batch reaches a page of each per tap; with the
+default cache nearly every one is read back from the file first. The cache
+fills as the database grows and then stays at this size; the pool hands out
+its most recently used connection first (``pool_use_lifo``), because a
+connection's cache is dropped whenever another connection has written, and
+under load the same warm connection then serves one writer after another.
+Together: 11-15% more taps per second end to end, about 20% on the storage
+path alone (``benchmarks/tap_storage.py``)."""
 
 
 def normalize_database_url(url: str) -> str:
@@ -62,6 +73,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_MIB * 1024}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
@@ -79,7 +91,10 @@ class Database:
         if self.url.startswith("sqlite"):
             # Let our "begin" hook own transactions instead of the driver.
             connect_args = {"isolation_level": None, "check_same_thread": False}
-        self.engine = create_engine(self.url, echo=echo, connect_args=connect_args)
+        # Most recently used first: see SQLITE_CACHE_MIB.
+        self.engine = create_engine(
+            self.url, echo=echo, connect_args=connect_args, pool_use_lifo=True
+        )
         self._writer: threading.RLock | None = None
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
