@@ -5,7 +5,11 @@ The ledger is prefilled through the driver-level ``executemany`` the ledger
 itself uses; then ``close_cycle`` is timed: the claim, positions, fees and
 settlement instructions in one transaction. The signed ledger checkpoint that
 follows it in the server (the Merkle log's cost: every new transfer becomes a
-leaf) is timed after it, on its own.
+leaf) is timed after it, on its own, and then an inclusion proof for its
+middle leaf (and, from the second cycle, a consistency proof from the
+previous checkpoint) as AuditService makes them from the stored subtree
+roots; the same-run baseline is the same proof computed from every leaf
+hash of the tree, as the log made them before it stored subtree roots.
 With ``--cycles N`` a new day of legs is prefilled and closed N times: from
 the second close on, the earlier cycles' transfers are history the close
 should not have to read.
@@ -37,11 +41,13 @@ from clearing.ledger import (
     ensure_accounts,
     ledger_origin,
 )
+from clearing.ledger._log import leaf_hashes
 from clearing.ledger._store import _insert_transfers
 from clearing.registry import register_participant
 from clearing.settlement import FeeSchedule, close_cycle, net_sums, set_fee_schedule
 from clearing.storage import Database
 from clearing.values import Participant, Role
+from farebridge.codecs.merkle import consistency_proof, inclusion_proof
 
 OPERATORS = [f"operator-{n:02d}" for n in range(15)]
 ISSUERS = [f"issuer-{n}" for n in range(5)]
@@ -95,13 +101,15 @@ def run(name: str, url: str, legs: int, cycles: int) -> None:
     try:
         database.migrate()
         _participants(database)
+        previous = 0
         for day in range(cycles):
-            _close_one(database, name, legs, day)
+            previous = _close_one(database, name, legs, day, previous)
     finally:
         database.dispose()
 
 
-def _close_one(database: Database, name: str, legs: int, day: int) -> None:
+def _close_one(database: Database, name: str, legs: int, day: int, previous: int) -> int:
+    """Prefills a day, closes it, logs it; answers the new tree size."""
     began = time.perf_counter()
     _prefill(database, legs, day)
     prefill = time.perf_counter() - began
@@ -124,6 +132,31 @@ def _close_one(database: Database, name: str, legs: int, day: int) -> None:
         f"{len(summary.instructions)} instructions)  "
         f"then log and sign the checkpoint {logged:6.2f} s (tree size {checkpoint.tree_size:,})"
     )
+    print(f"{'':<10} {_proofs(database, log, checkpoint.tree_size, previous)}")
+    return checkpoint.tree_size
+
+
+def _proofs(database: Database, log: LedgerLog, size: int, previous: int) -> str:
+    """Proof times from the stored subtree roots, and from every leaf."""
+    index = size // 2
+    began = time.perf_counter()
+    log.inclusion(transfer_id=None, leaf_index=index, tree_size=size)
+    stored = time.perf_counter() - began
+    began = time.perf_counter()
+    with database.transaction() as session:
+        inclusion_proof(leaf_hashes(session, 0, size), index)
+    every = time.perf_counter() - began
+    report = f"inclusion proof {stored * 1000:7.1f} ms (from every leaf {every:5.2f} s)"
+    if previous:
+        began = time.perf_counter()
+        log.consistency(previous, size)
+        stored = time.perf_counter() - began
+        began = time.perf_counter()
+        with database.transaction() as session:
+            consistency_proof(leaf_hashes(session, 0, size), previous)
+        every = time.perf_counter() - began
+        report += f"  consistency proof {stored * 1000:7.1f} ms (from every leaf {every:5.2f} s)"
+    return report
 
 
 def _schema(url: str, create: bool, schema: str) -> None:

@@ -16,8 +16,7 @@ tap (write-ahead log and checkpoints): SQLite writes every B-tree page a
 transaction touches, so the secondary indexes whose keys arrive in random
 order (transfer ids, rider accounts, media) cost about a 4 KiB page each per
 tap. ``--without NAME`` drops a secondary index or a trigger first, to price
-it alone;
-``--sqlite-cache-mib`` sets the page cache.
+it alone; ``--sqlite-cache-mib`` sets the page cache.
 
     .venv/bin/python benchmarks/tap_storage.py [--taps 600000] [--batch 500]
         [--report-every 100000] [--skip-postgres]
@@ -144,17 +143,18 @@ def run(name: str, database: Database, args: argparse.Namespace) -> None:
         reader = (done // args.batch) % READERS
         first = sequences[reader] + 1
         sequences[reader] += args.batch
-        taps, transfers = _batch(reader, range(first, first + args.batch), start, start)
+        now = datetime.now(UTC)  # each batch is received, and posted, when it is written
+        taps, transfers = _batch(reader, range(first, first + args.batch), start, now)
         with database.transaction() as session:
             append_taps(session, taps)
             insert_transfers(session.connection(), transfers)
         done += args.batch
         if done % args.report_every == 0 or done >= args.taps:
-            now, written = time.perf_counter(), _written_bytes()
+            clock, written = time.perf_counter(), _written_bytes()
             block = done % args.report_every or args.report_every
             kib = f"{(written - block_written) / 1024 / block:.1f}" if sqlite else "—"
-            print(f"{done:>10}{block / (now - block_start):>10,.0f}{kib:>17}", flush=True)
-            block_start, block_written = now, written
+            print(f"{done:>10}{block / (clock - block_start):>10,.0f}{kib:>17}", flush=True)
+            block_start, block_written = clock, written
     print(f"{'all':>10}{done / (time.perf_counter() - began):>10,.0f}")
 
 

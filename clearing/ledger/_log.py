@@ -4,11 +4,14 @@ signing tree heads (C2SP checkpoints) over them.
 The sequencer is the log's only writer and never runs on the tap path: it
 runs when a checkpoint is asked for (at every cycle close and on request),
 claims every committed transfer that has no leaf yet, in (timestamp, id)
-order, and appends their leaf hashes. The tree head is computed from a
-frontier kept in memory, so signing costs time proportional to what was
-added since the last checkpoint. Finding the transfers without a leaf
-still probes the log once from its start (about 2 s per million leaves),
-so that a transfer committed late with an early timestamp is never missed.
+order, and appends their leaf hashes, then the roots of the perfect
+subtrees they complete at the stored levels (``_tree.py``). The tree head
+is computed from a frontier kept in memory, so signing costs time
+proportional to what was added since the last checkpoint; a new process
+takes its frontier from the stored roots. Proofs read O(log n) stored
+hashes. Finding the transfers without a leaf still probes the log once
+from its start (about 2 s per million leaves), so that a transfer committed
+late with an early timestamp is never missed.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from clearing.errors import NotFoundError
+from clearing.ledger._tree import StoredTree, build_nodes, stored_peaks
 from clearing.storage import Database
 from clearing.storage._driver import insert_rows
 from clearing.storage.models import LedgerCheckpointRow, LedgerLogRow, LedgerTransferRow
 from farebridge.codecs import checkpoint as notes
 from farebridge.codecs.merkle import (
     MerkleFrontier,
-    consistency_proof,
-    inclusion_proof,
+    consistency_path,
+    inclusion_path,
     leaf_hash,
 )
 from farebridge.codecs.transfers import LoggedTransfer, transfer_leaf_bytes
@@ -136,6 +140,7 @@ class LedgerLog:
         with self._database.transaction() as session:
             self._serialize(session)
             size = self._size(session)
+            build_nodes(session, size)
             self._advance_frontier(session, size)
             stored = session.get(LedgerCheckpointRow, size)
             if stored is not None:
@@ -201,6 +206,8 @@ class LedgerLog:
     def _advance_frontier(self, session: Session, size: int) -> None:
         if self._frontier.size > size:  # another process's database, or a restore
             self._frontier = MerkleFrontier()
+        if self._frontier.size == 0 and size:  # a new process: from the stored roots
+            self._frontier = MerkleFrontier(size, tuple(stored_peaks(session, size)))
         if self._frontier.size < size:
             hashes = leaf_hashes(session, self._frontier.size, size)
             self._frontier = self._frontier.extend(hashes)
@@ -226,16 +233,17 @@ class LedgerLog:
                     f"leaf {index} is not in the tree of size {head.tree_size}; "
                     "ask for a fresh checkpoint"
                 )
-            hashes = leaf_hashes(session, 0, head.tree_size)
+            tree = StoredTree(session)
             row = session.scalar(
                 select(LedgerTransferRow)
                 .join(LedgerLogRow, LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id)
                 .where(LedgerLogRow.leaf_index == index)
             )
             assert row is not None
+            path = inclusion_path(index, head.tree_size, tree.subtree_root)
             return InclusionProof(
-                index, head.tree_size, hashes[index], head.root_hash,
-                tuple(inclusion_proof(hashes, index)), logged_transfer(row),
+                index, head.tree_size, tree.leaf(index), head.root_hash, tuple(path),
+                logged_transfer(row),
             )  # fmt: skip
 
     def consistency(self, old_size: int, new_size: int | None) -> ConsistencyProof:
@@ -244,9 +252,8 @@ class LedgerLog:
             old = _stored_checkpoint(session, old_size) if old_size else None
             if old_size > new.tree_size:
                 raise NotFoundError(f"tree size {old_size} is larger than {new.tree_size}")
-            hashes = leaf_hashes(session, 0, new.tree_size)
             old_root = old.root_hash if old else MerkleFrontier().root()
-            proof = consistency_proof(hashes, old_size) if old_size else []
+            proof = consistency_path(old_size, new.tree_size, StoredTree(session).subtree_root)
             return ConsistencyProof(old_size, new.tree_size, old_root, new.root_hash, tuple(proof))
 
 

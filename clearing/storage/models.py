@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     Uuid,
@@ -230,6 +231,19 @@ class LedgerLogRow(Base):
         ForeignKey("ledger_transfers.transfer_id"), unique=True
     )
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerLogNodeRow(Base):
+    """The root of a perfect subtree of the Merkle log at a stored level:
+    the 2^level leaves from ``node_index << level``. Derived from the leaves
+    by the sequencer, so that proofs read O(log n) hashes
+    (``clearing/ledger/_tree.py``)."""
+
+    __tablename__ = "ledger_log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    node_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    node_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class LedgerCheckpointRow(Base):

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from farebridge.codecs.merkle import (
     MerkleFrontier,
     ProofError,
+    SubtreeRoot,
+    combine_subtrees,
+    consistency_path,
     consistency_proof,
+    inclusion_path,
     inclusion_proof,
     leaf_hash,
     node_hash,
+    perfect_subtrees,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -177,3 +183,50 @@ def test_a_rewritten_history_is_not_consistent(
     proof = consistency_proof(rewritten, old_size)
     old_root, new_root = root_hash(leaves[:old_size]), root_hash(rewritten)
     assert rejects_consistency(old_size, len(leaves), old_root, new_root, proof)
+
+
+def _from_perfect_subtrees(leaves: list[bytes]) -> SubtreeRoot:
+    """Subtree roots as a log that stores perfect subtrees answers them:
+    each range split by ``perfect_subtrees``, each part hashed on its own."""
+
+    def subtree_root(low: int, high: int) -> bytes:
+        parts = perfect_subtrees(low, high)
+        return combine_subtrees(
+            [rfc_tree_hash(leaves[index << level : (index + 1) << level]) for level, index in parts]
+        )
+
+    return subtree_root
+
+
+@given(tree_and_index())
+def test_proofs_from_perfect_subtrees_are_the_proofs_from_leaves(
+    case: tuple[list[bytes], int],
+) -> None:
+    leaves, index = case
+    size = len(leaves)
+    subtree_root = _from_perfect_subtrees(leaves)
+    assert inclusion_path(index, size, subtree_root) == inclusion_proof(leaves, index)
+    assert consistency_path(index, size, subtree_root) == consistency_proof(leaves, index)
+    assert subtree_root(0, size) == rfc_tree_hash(leaves)
+
+
+@given(st.integers(0, 2**40), st.integers(0, 2**40))
+def test_perfect_subtrees_split_only_what_a_tree_splits(low: int, high: int) -> None:
+    """Every prefix and every subtree a proof can name is split into
+    aligned perfect subtrees, largest first, covering it exactly; any other
+    range is refused rather than hashed wrongly."""
+    low, high = min(low, high), max(low, high)
+    # Aligned: the largest power of two that fits starts at a multiple of itself.
+    aligned = low in (0, high) or (low & -low) >= 1 << ((high - low).bit_length() - 1)
+    if not aligned:
+        with pytest.raises(ValueError, match="not a subtree or a prefix"):
+            perfect_subtrees(low, high)
+        return
+    parts = perfect_subtrees(low, high)
+    levels = [level for level, _ in parts]
+    assert levels == sorted(set(levels), reverse=True)
+    position = low
+    for level, index in parts:
+        assert index << level == position
+        position += 1 << level
+    assert position == high

@@ -14,16 +14,20 @@ root of the empty tree is ``SHA-256("")``.
 Every function here takes *leaf hashes*, not entries: the log stores the
 leaf hash of each entry once, and proofs are computed over those.
 
-Generation costs O(n) hashes per proof or root; verification costs
-O(log n). ``MerkleFrontier`` keeps a growing log's tree head up to date in
-O(log n) memory and O(1) amortised hashes per appended entry.
+Generation from leaf hashes costs O(n) hashes per proof or root;
+verification costs O(log n). A log that stores the roots of its perfect
+subtrees generates proofs through ``inclusion_path`` and
+``consistency_path``, reading O(log n) of them. ``MerkleFrontier`` keeps a
+growing log's tree head up to date in O(log n) memory and O(1) amortised
+hashes per appended entry.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 HASH_SIZE = 32
 """Bytes in every hash this module produces or accepts (SHA-256)."""
@@ -33,6 +37,12 @@ NODE_PREFIX = b"\x01"
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root hash of the tree with no leaves (RFC 9162 §2.1.1)."""
+
+
+SubtreeRoot = Callable[[int, int], bytes]
+"""``subtree_root(low, high)``: the root of leaves [low, high) of one tree.
+Proofs are made of such roots: ``inclusion_proof`` and ``consistency_proof``
+compute them from leaf hashes, a log with stored subtree roots reads them."""
 
 
 class ProofError(ValueError):
@@ -77,7 +87,15 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     Raises ValueError unless ``0 <= index < len(leaf_hashes)``.
     """
     _check_leaf_hashes(leaf_hashes)
-    size = len(leaf_hashes)
+    return inclusion_path(index, len(leaf_hashes), partial(_range_root, leaf_hashes))
+
+
+def inclusion_path(index: int, size: int, subtree_root: SubtreeRoot) -> list[bytes]:
+    """PATH(index, D[size]), leaf side first, each hash one sibling subtree's
+    root as ``subtree_root`` answers it.
+
+    Raises ValueError unless ``0 <= index < size``.
+    """
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is outside a tree of size {size}")
     path: list[bytes] = []
@@ -85,10 +103,10 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     while high - low > 1:
         split = low + _largest_power_of_two_below(high - low)
         if index < split:
-            path.append(_range_root(leaf_hashes, split, high))
+            path.append(subtree_root(split, high))
             high = split
         else:
-            path.append(_range_root(leaf_hashes, low, split))
+            path.append(subtree_root(low, split))
             low = split
     path.reverse()
     return path
@@ -103,7 +121,15 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     ``0 <= old_size <= len(leaf_hashes)``.
     """
     _check_leaf_hashes(leaf_hashes)
-    size = len(leaf_hashes)
+    return consistency_path(old_size, len(leaf_hashes), partial(_range_root, leaf_hashes))
+
+
+def consistency_path(old_size: int, size: int, subtree_root: SubtreeRoot) -> list[bytes]:
+    """PROOF(old_size, D[size]), each hash a subtree's root as
+    ``subtree_root`` answers it.
+
+    Raises ValueError unless ``0 <= old_size <= size``.
+    """
     if not 0 <= old_size <= size:
         raise ValueError(f"old size {old_size} is outside 0..{size}")
     if old_size in (0, size):
@@ -113,17 +139,50 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     while old_size - low != high - low:
         split = low + _largest_power_of_two_below(high - low)
         if old_size <= split:
-            path.append(_range_root(leaf_hashes, split, high))
+            path.append(subtree_root(split, high))
             high = split
         else:
-            path.append(_range_root(leaf_hashes, low, split))
+            path.append(subtree_root(low, split))
             low, whole_old_tree = split, False
     if not whole_old_tree:
         # SUBPROOF(m, D[m], false): the verifier cannot compute this subtree
         # itself, because it is not the old root.
-        path.append(_range_root(leaf_hashes, low, high))
+        path.append(subtree_root(low, high))
     path.reverse()
     return path
+
+
+def perfect_subtrees(low: int, high: int) -> list[tuple[int, int]]:
+    """Leaves [low, high) as perfect subtrees ``(level, index)``, each the
+    2^level leaves from ``index << level``, largest first: how RFC 9162
+    splits a prefix of a tree and every subtree a proof names.
+
+    Raises ValueError for any other range, whose parts would not come
+    largest first (their roots would not combine into the range's root).
+    """
+    if not 0 <= low <= high:
+        raise ValueError(f"[{low}, {high}) is not a range of leaves")
+    parts: list[tuple[int, int]] = []
+    position = low
+    while position < high:
+        level = (high - position).bit_length() - 1
+        if position & ((1 << level) - 1):
+            raise ValueError(f"[{low}, {high}) is not a subtree or a prefix of a Merkle tree")
+        parts.append((level, position >> level))
+        position += 1 << level
+    return parts
+
+
+def combine_subtrees(roots: Sequence[bytes]) -> bytes:
+    """The root over adjacent perfect subtrees given largest first (as
+    ``perfect_subtrees`` lists them): each is the left sibling of all those
+    after it. The empty tree's root for none."""
+    if not roots:
+        return EMPTY_ROOT
+    node = roots[-1]
+    for root in reversed(roots[:-1]):
+        node = node_hash(root, node)
+    return node
 
 
 def verify_inclusion(
@@ -237,12 +296,7 @@ class MerkleFrontier:
 
     def root(self) -> bytes:
         """The Merkle Tree Hash of all leaves appended so far."""
-        if not self.peaks:
-            return EMPTY_ROOT
-        node = self.peaks[-1]
-        for peak in reversed(self.peaks[:-1]):
-            node = node_hash(peak, node)
-        return node
+        return combine_subtrees(self.peaks)
 
 
 def _largest_power_of_two_below(n: int) -> int:
