@@ -38,6 +38,13 @@ def _horizon(session: Session) -> datetime | None:
     return session.scalar(select(LedgerHorizonRow.horizon).where(LedgerHorizonRow.singleton == 1))
 
 
+def current_horizon(session: Session) -> datetime | None:
+    """The horizon as last committed, without holding it. Every transfer
+    created at or before it has committed: the close that set it waited for
+    the postings that could be."""
+    return _horizon(session)
+
+
 def after_horizon(session: Session, now: datetime) -> datetime:
     """The instant a posting at ``now`` is created at: ``now``, or just
     after the horizon when the clock is behind it. Holds the horizon where

@@ -9,9 +9,19 @@ subtrees they complete at the stored levels (``_tree.py``). The tree head
 is computed from a frontier kept in memory, so signing costs time
 proportional to what was added since the last checkpoint; a new process
 takes its frontier from the stored roots. Proofs read O(log n) stored
-hashes. Finding the transfers without a leaf still probes the log once
-from its start (about 2 s per million leaves), so that a transfer committed
-late with an early timestamp is never missed.
+hashes.
+
+A transfer may commit after a checkpoint with a timestamp earlier than the
+last one logged, so the sequencer looks for transfers without a leaf from
+the last instant through which it knows the log is whole, not from the
+last leaf. That instant is the ledger's horizon as it stood when a
+checkpoint began sequencing: the close that set it waited for every posting
+that could be stamped at or before it, and no later posting is, so once
+that checkpoint has sequenced everything, every transfer up to it has a
+leaf. Each tree head records it (``logged_through``), and the next
+checkpoint starts after it: its cost follows what was created since the
+last cycle close, not the whole history. A log with no horizon yet (no
+cycle closed) is probed from its start.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from clearing.errors import NotFoundError
+from clearing.ledger._horizon import current_horizon
 from clearing.ledger._tree import StoredTree, build_nodes, stored_peaks
 from clearing.storage import Database
 from clearing.storage._driver import insert_rows
@@ -127,16 +138,20 @@ class LedgerLog:
         second), not for a whole day's leaves; a checkpoint cut short leaves
         whole chunks, and the next one goes on from there."""
         with self._lock:
+            with self._database.transaction() as session:
+                self._serialize(session)
+                since = _logged_through(session)
+                horizon = current_horizon(session)
             after: _Position | None = None
             while True:
                 with self._database.transaction() as session:
                     self._serialize(session)
-                    after = self._sequence_chunk(session, after)
+                    after = self._sequence_chunk(session, after, since)
                 if after is None:
                     break
-            return self._sign(now)
+            return self._sign(now, horizon)
 
-    def _sign(self, now: datetime) -> SignedCheckpoint:
+    def _sign(self, now: datetime, logged_through: datetime | None) -> SignedCheckpoint:
         with self._database.transaction() as session:
             self._serialize(session)
             size = self._size(session)
@@ -150,7 +165,11 @@ class LedgerLog:
             )
             note = notes.sign_note(body, self.origin, self._key)
             row = LedgerCheckpointRow(
-                tree_size=size, root_hash=self._frontier.root(), signed_note=note, created_at=now
+                tree_size=size,
+                root_hash=self._frontier.root(),
+                signed_note=note,
+                created_at=now,
+                logged_through=logged_through,
             )
             session.add(row)
             return _signed(row)
@@ -164,14 +183,18 @@ class LedgerLog:
         last = session.scalar(select(func.max(LedgerLogRow.leaf_index)))
         return 0 if last is None else int(last) + 1
 
-    def _sequence_chunk(self, session: Session, after: _Position | None) -> _Position | None:
+    def _sequence_chunk(
+        self, session: Session, after: _Position | None, since: datetime | None
+    ) -> _Position | None:
         """Appends the next chunk of unlogged transfers in (created_at, id)
-        order and answers where it ended (None: nothing was left). Each chunk
-        resumes after the last one (keyset paging over the created_at
-        index): restarting from the beginning would read every transfer
-        logged so far again for every chunk, and a million transfers took
-        minutes. A transfer that commits meanwhile with an earlier timestamp
-        is found by the next checkpoint, which starts from the beginning."""
+        order and answers where it ended (None: nothing was left). The first
+        chunk starts after ``since``, through which every transfer is logged
+        (None: from the start); each next one resumes after the last (keyset
+        paging over the created_at index): restarting would read every
+        transfer logged so far again for every chunk, and a million transfers
+        took minutes. A transfer that commits meanwhile with an earlier
+        timestamp is found by the next checkpoint, which starts from
+        ``since`` again."""
         logged = select(LedgerLogRow.transfer_id).where(
             LedgerLogRow.transfer_id == LedgerTransferRow.transfer_id
         )
@@ -181,12 +204,14 @@ class LedgerLog:
             .order_by(LedgerTransferRow.created_at, LedgerTransferRow.transfer_id)
             .limit(_SEQUENCE_CHUNK)
         )
+        created = LedgerTransferRow.created_at
         if after is not None:
-            created = LedgerTransferRow.created_at
             query = query.where(
                 created >= after.created_at,
                 or_(created > after.created_at, LedgerTransferRow.transfer_id > after.transfer_id),
             )
+        elif since is not None:
+            query = query.where(created > since)
         transfers = [LoggedTransfer(*row) for row in session.execute(query)]
         if not transfers:
             return None
@@ -255,6 +280,12 @@ class LedgerLog:
             old_root = old.root_hash if old else MerkleFrontier().root()
             proof = consistency_path(old_size, new.tree_size, StoredTree(session).subtree_root)
             return ConsistencyProof(old_size, new.tree_size, old_root, new.root_hash, tuple(proof))
+
+
+def _logged_through(session: Session) -> datetime | None:
+    """The latest instant through which a signed tree head found every
+    transfer logged."""
+    return session.scalar(select(func.max(LedgerCheckpointRow.logged_through)))
 
 
 def leaf_hashes(session: Session, start: int, end: int) -> list[bytes]:

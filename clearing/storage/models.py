@@ -255,6 +255,9 @@ class LedgerCheckpointRow(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     signed_note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Every transfer created at or before this instant was logged when this
+    # head was signed: the next sequencing starts after it (see _log.py).
+    logged_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ClearingCycleRow(Base):
