@@ -149,13 +149,17 @@ class LedgerLog:
                     after = self._sequence_chunk(session, after, since)
                 if after is None:
                     break
+            more = True
+            while more:  # a transaction per million leaves, as for the leaves
+                with self._database.transaction() as session:
+                    self._serialize(session)
+                    more = build_nodes(session, self._size(session))
             return self._sign(now, horizon)
 
     def _sign(self, now: datetime, logged_through: datetime | None) -> SignedCheckpoint:
         with self._database.transaction() as session:
             self._serialize(session)
             size = self._size(session)
-            build_nodes(session, size)
             self._advance_frontier(session, size)
             stored = session.get(LedgerCheckpointRow, size)
             if stored is not None:

@@ -11,8 +11,8 @@ hashes in ``ledger_log``. Any perfect subtree's root is then at most
 billion leaves reads a few hundred hashes.
 
 The stored roots are derived data: they are built after each checkpoint's
-sequencing, in the same transaction as the leaves they cover, never change
-once complete, and a subtree they do not cover yet (a log from before this
+sequencing, a million leaves per transaction, never change once complete,
+and a subtree they do not cover yet (a log from before this
 table, a checkpoint that stopped early) is computed from its leaves, as
 every subtree was before. A stored root that was altered yields proofs that
 do not verify against the signed tree heads, so auditors see it at once.
@@ -33,7 +33,10 @@ NODE_STRIDE = 4
 """Stored levels are the multiples of this (level 0, the leaves, is
 ``ledger_log`` itself)."""
 _BUILD_STEP = 1 << 20
-"""Leaves whose subtree roots are built from one read (32 MiB of hashes)."""
+"""Leaves whose subtree roots one transaction builds: a million leaf hashes
+(32 MiB) read once, about a second's work, so that the first checkpoint of
+a long log that predates the stored roots does not hold SQLite's writers
+off for minutes."""
 _NODE_COLUMNS = ("level", "node_index", "node_hash")
 
 
@@ -86,26 +89,34 @@ class StoredTree:
         return found if len(found) == count else None
 
 
-def build_nodes(session: Session, size: int) -> None:
-    """Stores the roots of every perfect subtree of a stored level that the
-    first ``size`` leaves complete and that are not stored yet, lowest
-    level first, so that each level is built from the one below."""
+def build_nodes(session: Session, size: int) -> bool:
+    """Stores the roots of the perfect subtrees of the stored levels that the
+    first ``size`` leaves complete and that are not stored yet, for at most
+    ``_BUILD_STEP`` more leaves, lowest level first, so that each level is
+    built from the one below. Answers whether some are still left."""
+    through = min(size, (_built(session, NODE_STRIDE) << NODE_STRIDE) + _BUILD_STEP)
     level = NODE_STRIDE
-    while size >> level:
-        _build_level(session, level, size >> level)
+    while through >> level:
+        _build_level(session, level, through >> level)
         level += NODE_STRIDE
+    return (through >> NODE_STRIDE) < (size >> NODE_STRIDE)
 
 
-def _build_level(session: Session, level: int, complete: int) -> None:
+def _built(session: Session, level: int) -> int:
+    """How many roots of ``level`` are stored: always a prefix of them."""
     built = session.scalar(
         select(func.coalesce(func.max(LedgerLogNodeRow.node_index) + 1, 0)).where(
             LedgerLogNodeRow.level == level
         )
     )
+    return int(built or 0)
+
+
+def _build_level(session: Session, level: int, complete: int) -> None:
     fan_out = 1 << NODE_STRIDE
     step = max(_BUILD_STEP >> level, 1)
     tree = StoredTree(session)
-    for first in range(int(built or 0), complete, step):
+    for first in range(_built(session, level), complete, step):
         count = min(step, complete - first)
         children = tree.hashes(level - NODE_STRIDE, first * fan_out, count * fan_out)
         assert children is not None, f"level {level - NODE_STRIDE} is not built below {level}"

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 import clearing.ledger._log
+import clearing.ledger._tree
 from clearing.ledger import LedgerLog, ledger_origin
 from clearing.ledger._log import SignedCheckpoint, leaf_hashes
 from clearing.ledger._tree import NODE_STRIDE
@@ -115,13 +116,36 @@ def test_a_log_without_stored_roots_proves_from_its_leaves_then_stores_them(
     its next checkpoint stores the roots for the whole log."""
     log = _log(ledger)
     with monkeypatch.context() as patched:
-        patched.setattr(clearing.ledger._log, "build_nodes", lambda _session, _size: None)
+        patched.setattr(clearing.ledger._log, "build_nodes", lambda _session, _size: False)
         heads = _grow(ledger, log, (17, 40))
     assert _stored_levels(ledger) == {}
     _assert_proofs_match_every_leaf(ledger, log, heads)
     ledger.submit(ledger.transfer("t-late", "rider", "metro", 10))
     assert log.checkpoint(ledger.now).tree_size == 41
     assert _stored_levels(ledger) == {NODE_STRIDE: 2}
+
+
+def test_roots_are_built_a_bounded_step_per_transaction(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long log that predates the stored roots gets them over several
+    transactions, each a bounded number of leaves, and ends with all."""
+    with monkeypatch.context() as patched:
+        patched.setattr(clearing.ledger._log, "build_nodes", lambda _session, _size: False)
+        _grow(ledger, _log(ledger), (300,))
+    monkeypatch.setattr(clearing.ledger._tree, "_BUILD_STEP", 32)
+    steps = []
+    real = clearing.ledger._tree.build_nodes
+
+    def counted(session: object, size: int) -> bool:
+        steps.append(size)
+        return real(session, size)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clearing.ledger._log, "build_nodes", counted)
+    ledger.submit(ledger.transfer("one-more", "rider", "metro", 10))
+    _log(ledger).checkpoint(ledger.now)
+    assert len(steps) == 9  # the 288 leaves that complete a root, 32 a step
+    assert _stored_levels(ledger) == {NODE_STRIDE: 301 // 16, 2 * NODE_STRIDE: 1}
 
 
 def test_a_restarted_log_signs_without_reading_every_leaf(
