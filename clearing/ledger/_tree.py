@@ -11,10 +11,10 @@ hashes in ``ledger_log``. Any perfect subtree's root is then at most
 billion leaves reads a few hundred hashes.
 
 The stored roots are derived data: they are built after each checkpoint's
-sequencing, a million leaves per transaction, never change once complete,
-and a subtree they do not cover yet (a log from before this
-table, a checkpoint that stopped early) is computed from its leaves, as
-every subtree was before. A stored root that was altered yields proofs that
+sequencing, a million leaves per transaction, and never change once
+complete. A subtree they do not cover yet (a log from before this table, a
+checkpoint that stopped early) is computed from its leaves, as every
+subtree was before. A stored root that was altered yields proofs that
 do not verify against the signed tree heads, so auditors see it at once.
 """
 
