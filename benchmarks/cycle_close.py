@@ -28,8 +28,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _postgres import scratch_schema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from clearing.ledger import (
     AccountCode,
@@ -159,16 +160,6 @@ def _proofs(database: Database, log: LedgerLog, size: int, previous: int) -> str
     return report
 
 
-def _schema(url: str, create: bool, schema: str) -> None:
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with engine.connect() as connection:
-        statement = "CREATE SCHEMA" if create else "DROP SCHEMA"
-        connection.execute(text(f'{statement} "{schema}"{"" if create else " CASCADE"}'))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -186,13 +177,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         run("sqlite", f"sqlite:///{Path(directory) / 'bench.db'}", arguments.legs, arguments.cycles)
     if not arguments.skip_postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        _schema(arguments.postgres, True, schema)
-        try:
-            url = f"{arguments.postgres}?options=-csearch_path%3D{schema}"
+        with scratch_schema(arguments.postgres) as url:
             run("postgresql", url, arguments.legs, arguments.cycles)
-        finally:
-            _schema(arguments.postgres, False, schema)
 
 
 if __name__ == "__main__":

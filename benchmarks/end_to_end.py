@@ -44,9 +44,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import grpc
+from _postgres import scratch_schema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from clearing.pki import PkiLayout, init_pki
 from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
@@ -393,25 +392,6 @@ def _bare_server(port: int, pki_dir: Path) -> None:
     server.wait_for_termination()
 
 
-def _postgres_schema(admin_url: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    url = make_url(admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, scoped.render_as_string(hide_password=False)
-
-
-def _drop_schema(admin_url: str, schema: str) -> None:
-    url = make_url(admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def _report(runs: Sequence[Run], ceiling: Run) -> None:
     print(f"{'run':<24}{'taps':>9}{'taps/s':>10}{'of ceiling':>12}"
           f"{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}{'KiB/tap written':>17}")  # fmt: skip
@@ -489,11 +469,8 @@ def main() -> None:
         runs = [_farebridge("farebridge on SQLite", f"sqlite:///{folder / 'e2e.db'}", layout,
                             folder, args)]  # fmt: skip
         if not args.skip_postgres:
-            schema, url = _postgres_schema(args.postgres)
-            try:
+            with scratch_schema(args.postgres) as url:
                 runs.append(_farebridge("farebridge on PostgreSQL", url, layout, folder, args))
-            finally:
-                _drop_schema(args.postgres, schema)
         ceiling = _ceiling(layout, args)
     _report(runs, ceiling)
     if args.duration is not None:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _postgres import scratch_schema
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -31,8 +32,6 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    create_engine,
-    text,
 )
 
 from clearing.ledger import (
@@ -153,26 +152,6 @@ def run(name: str, url: str, count: int) -> None:
     )
 
 
-def _postgres_schema(url: str) -> str:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return schema
-
-
-def _drop_schema(url: str, schema: str) -> None:
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,15 +163,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", arguments.transfers)
     if not arguments.skip_postgres:
-        schema = _postgres_schema(arguments.postgres)
-        try:
-            run(
-                "postgresql",
-                f"{arguments.postgres}?options=-csearch_path%3D{schema}",
-                arguments.transfers,
-            )
-        finally:
-            _drop_schema(arguments.postgres, schema)
+        with scratch_schema(arguments.postgres) as url:
+            run("postgresql", url, arguments.transfers)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from _postgres import scratch_schema
+from sqlalchemy import event, text
 
 from clearing.ingest._journal import JournalRow, append_taps
 from clearing.ledger import (
@@ -189,21 +190,12 @@ def main() -> None:
         finally:
             database.dispose()
     if not args.skip_postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            args.postgres.replace("postgresql://", "postgresql+psycopg://"),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database = Database(f"{args.postgres}?options=-csearch_path%3D{schema}")
-        try:
-            run("PostgreSQL", database, args)
-        finally:
-            database.dispose()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with scratch_schema(args.postgres) as url:
+            database = Database(url)
+            try:
+                run("PostgreSQL", database, args)
+            finally:
+                database.dispose()
 
 
 if __name__ == "__main__":

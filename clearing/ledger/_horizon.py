@@ -34,15 +34,11 @@ def _lock(session: Session, mode: str) -> None:
         session.execute(text(f"LOCK TABLE ledger_horizon IN {mode} MODE"))
 
 
-def _horizon(session: Session) -> datetime | None:
-    return session.scalar(select(LedgerHorizonRow.horizon).where(LedgerHorizonRow.singleton == 1))
-
-
 def current_horizon(session: Session) -> datetime | None:
     """The horizon as last committed, without holding it. Every transfer
     created at or before it has committed: the close that set it waited for
     the postings that could be."""
-    return _horizon(session)
+    return session.scalar(select(LedgerHorizonRow.horizon).where(LedgerHorizonRow.singleton == 1))
 
 
 def after_horizon(session: Session, now: datetime) -> datetime:
@@ -50,7 +46,7 @@ def after_horizon(session: Session, now: datetime) -> datetime:
     after the horizon when the clock is behind it. Holds the horizon where
     it stands until the caller's transaction ends."""
     _lock(session, "ACCESS SHARE")
-    horizon = _horizon(session)
+    horizon = current_horizon(session)
     if horizon is None or now > horizon:
         return now
     return horizon + HORIZON_STEP
@@ -61,7 +57,7 @@ def hold_horizon(session: Session) -> datetime | None:
     the horizon (None when none was ever set). Call it before reading what
     the ledger holds."""
     _lock(session, "ACCESS EXCLUSIVE")
-    return _horizon(session)
+    return current_horizon(session)
 
 
 def advance_horizon(session: Session, instant: datetime) -> None:
