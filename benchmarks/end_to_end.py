@@ -13,7 +13,7 @@ checkpoints, where every index page a batch touches is written whole.
 
     .venv/bin/python benchmarks/end_to_end.py [--taps 200000] [--readers 8]
         [--batch 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
-        [--skip-postgres] [--duration SECONDS]
+        [--skip-postgres] [--duration SECONDS] [--max-group-taps N [N ...]]
 
 Sustained mode, ``--duration SECONDS``: the readers seal fresh batches as
 they go and keep submitting for that long; the server's resident memory is
@@ -47,6 +47,7 @@ import grpc
 from _postgres import scratch_schema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clearing.ingest import MAX_GROUP_TAPS
 from clearing.pki import PkiLayout, init_pki
 from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
 from farebridge.v1 import (
@@ -312,14 +313,22 @@ def _populate(layout: PkiLayout, port: int, keys: dict[str, bytes]) -> None:
 
 
 def _farebridge(
-    name: str, database_url: str, layout: PkiLayout, folder: Path, args: argparse.Namespace
+    name: str,
+    database_url: str,
+    layout: PkiLayout,
+    folder: Path,
+    args: argparse.Namespace,
+    *,
+    max_group_taps: int,
 ) -> Run:
     start = datetime.now(UTC) - timedelta(days=1)
     clock = SimulatedClock(folder / f"{name}.clock")
     # Taps are a millisecond apart, so a long run needs a late clock: no tap
     # may be ahead of it by more than the allowed skew.
     clock.set(start + timedelta(hours=1 if args.duration is None else 12))
-    server = ServerProcess(database_url, layout.directory, folder / f"{name}.clock")
+    server = ServerProcess(
+        database_url, layout.directory, folder / f"{name}.clock", max_group_taps=max_group_taps
+    )
     server.start()
     try:
         work: Work = {}
@@ -393,12 +402,13 @@ def _bare_server(port: int, pki_dir: Path) -> None:
 
 
 def _report(runs: Sequence[Run], ceiling: Run) -> None:
-    print(f"{'run':<24}{'taps':>9}{'taps/s':>10}{'of ceiling':>12}"
+    width = max(len(run.name) for run in (*runs, ceiling)) + 2
+    print(f"{'run':<{width}}{'taps':>9}{'taps/s':>10}{'of ceiling':>12}"
           f"{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}{'KiB/tap written':>17}")  # fmt: skip
     for run in (*runs, ceiling):
         written = run.written_kib_per_tap
         print(
-            f"{run.name:<24}{run.taps:>9}{run.rate:>10.0f}{run.rate / ceiling.rate:>12.1%}"
+            f"{run.name:<{width}}{run.taps:>9}{run.rate:>10.0f}{run.rate / ceiling.rate:>12.1%}"
             f"{run.percentile(50):>9.1f}{run.percentile(99):>9.1f}{run.peak_rss_mib:>10.0f}"
             f"{'—' if written is None else f'{written:.1f}':>17}"
         )
@@ -457,6 +467,9 @@ def main() -> None:
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS sample period, s")
     parser.add_argument("--ceiling-duration", type=float, default=60.0,
                         help="with --duration: seconds to measure the ceiling for")  # fmt: skip
+    parser.add_argument("--max-group-taps", type=int, nargs="+", default=[MAX_GROUP_TAPS],
+                        help="the server's group commit limit; several values run each "
+                             "in turn, for a same-run comparison")  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pki", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -466,11 +479,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="farebridge-e2e-") as scratch:
         folder = Path(scratch)
         layout = init_pki(folder / "pki", [HOUSE, OPERATOR, ISSUER])
-        runs = [_farebridge("farebridge on SQLite", f"sqlite:///{folder / 'e2e.db'}", layout,
-                            folder, args)]  # fmt: skip
-        if not args.skip_postgres:
-            with scratch_schema(args.postgres) as url:
-                runs.append(_farebridge("farebridge on PostgreSQL", url, layout, folder, args))
+        runs: list[Run] = []
+        for number, group in enumerate(args.max_group_taps):
+            shown = "" if len(args.max_group_taps) == 1 else f", groups of {group:,} taps"
+            database = folder / f"e2e-{number}.db"
+            runs.append(_farebridge(f"farebridge on SQLite{shown}", f"sqlite:///{database}",
+                                    layout, folder, args, max_group_taps=group))  # fmt: skip
+            if not args.skip_postgres:
+                with scratch_schema(args.postgres) as url:
+                    name = f"farebridge on PostgreSQL{shown}"
+                    runs.append(_farebridge(name, url, layout, folder, args, max_group_taps=group))
         ceiling = _ceiling(layout, args)
     _report(runs, ceiling)
     if args.duration is not None:

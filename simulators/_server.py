@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from clearing.ingest import MAX_GROUP_TAPS
 from clearing.server import ServerSettings, start_server
 from simulators._city import CLEARING_HOUSE, CURRENCY
 
@@ -64,12 +65,20 @@ class ServerProcess:
     """The server in a child process on a fixed port, which the simulation
     may kill with SIGKILL and start again on the same database."""
 
-    def __init__(self, database_url: str, pki_dir: Path, clock_file: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        pki_dir: Path,
+        clock_file: Path,
+        *,
+        max_group_taps: int = MAX_GROUP_TAPS,
+    ) -> None:
         self.port = free_port()
         self.command = [
             sys.executable, "-m", "simulators._server",
             "--db", database_url, "--pki", str(pki_dir),
             "--listen", f"127.0.0.1:{self.port}", "--clock-file", str(clock_file),
+            "--max-group-taps", str(max_group_taps),
         ]  # fmt: skip
         self._process: subprocess.Popen[str] | None = None
         self.restarts = 0
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", required=True)
     parser.add_argument("--clock-file", type=Path, required=True)
     parser.add_argument("--max-workers", type=int, default=32)
+    parser.add_argument("--max-group-taps", type=int, default=MAX_GROUP_TAPS)
     options = parser.parse_args(argv)
     if traces := os.environ.get("FAREBRIDGE_TRACEMALLOC_DIR"):
         trace_memory(Path(traces), float(os.environ.get("FAREBRIDGE_TRACEMALLOC_EVERY", "60")))
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
             clearing_house_id=CLEARING_HOUSE,
             currency=CURRENCY,
             max_workers=options.max_workers,
+            max_group_taps=options.max_group_taps,
             clock=SimulatedClock(options.clock_file).now,
         )
     )

@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from clearing.cli._output import console
+from clearing.ingest import MAX_GROUP_TAPS
 from clearing.server import ServerSettings, start_server
 from clearing.settlement import parse_schedule
 from clearing.storage import DEFAULT_DATABASE_URL, Database
@@ -45,6 +46,12 @@ def serve(
         "cycles a day. A close that names no cut-off ends at the latest scheduled one.",
     ),
     zone: str = typer.Option("UTC", help="Time zone of --cut-off times, e.g. Asia/Singapore."),
+    max_group_taps: int = typer.Option(
+        MAX_GROUP_TAPS,
+        min=1,
+        help="Reader batches waiting for the database share one transaction, up to this many "
+        "taps; 1 commits each batch alone.",
+    ),
 ) -> None:
     """Run the gRPC server (mTLS, health checking and reflection) until interrupted."""
     if not (pki_dir / "server.pem").exists():
@@ -58,6 +65,7 @@ def serve(
             currency=currency,
             tariff_dir=tariff,
             cycle_schedule=parse_schedule(zone, cut_off) if cut_off else None,
+            max_group_taps=max_group_taps,
         )
     )
 

@@ -8,6 +8,7 @@ holding the taps and their ledger postings has committed.
 from clearing.ingest._batch import (
     MAX_BATCH_BYTES,
     MAX_CLOCK_SKEW,
+    MAX_GROUP_TAPS,
     MAX_TAPS_PER_BATCH,
     BatchOutcome,
     BatchRejectedError,
@@ -19,6 +20,7 @@ from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_CLOCK_SKEW",
+    "MAX_GROUP_TAPS",
     "MAX_TAPS_PER_BATCH",
     "BatchOutcome",
     "BatchRejectReason",

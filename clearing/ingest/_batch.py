@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 from google.protobuf.message import DecodeError
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearing import registry
@@ -25,6 +24,7 @@ from clearing.fares import (
     price_flat,
 )
 from clearing.fares._repricing import TariffPricer
+from clearing.ingest._group import GroupCommit
 from clearing.ingest._journal import JournalRow, append_taps, stored_digests
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 from clearing.ingest._proofs import check_proofs
@@ -44,7 +44,8 @@ MAX_BATCH_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_TAP_ID_LENGTH = 64
 MAX_MEDIUM_TOKEN_LENGTH = 128
-_INSERT_ATTEMPTS = 3
+MAX_GROUP_TAPS = 4000
+"""At most this many taps share one transaction (see ``GroupCommit``)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Registry facts kept in memory, each cache least recently used first out.
 DEVICE_CACHE_SIZE = 100_000
@@ -148,6 +149,15 @@ class _Valid(NamedTuple):
     digest: bytes
 
 
+class _Upload(NamedTuple):
+    """One batch's valid taps, ready to store on ``device``'s behalf."""
+
+    device: Device
+    validated: Sequence[_Valid | TapOutcome]
+    batch_id: str
+    now: datetime
+
+
 def _digested(validated: Sequence[Tap | TapOutcome]) -> list[_Valid | TapOutcome]:
     return [
         _Valid(item, content_digest(item)) if isinstance(item, Tap) else item for item in validated
@@ -192,10 +202,20 @@ class Ingestor:
         database: Database,
         clock: Callable[[], datetime],
         tariff: TariffPricer | None = None,
+        *,
+        max_group_taps: int = MAX_GROUP_TAPS,
     ) -> None:
         """``tariff`` prices capping periods and posts only differences; without
-        one, each tap-on is charged its operator's flat fare for the mode."""
+        one, each tap-on is charged its operator's flat fare for the mode.
+        Batches that wait for the database are stored together, up to
+        ``max_group_taps`` taps per transaction; 1 stores each batch alone."""
         self._database = database
+        self._group = GroupCommit(
+            database,
+            self._store_upload,
+            max_size=max_group_taps,
+            size_of=lambda upload: len(upload.validated),
+        )
         self._clock = clock
         self._tariff = tariff
         self._devices: BoundedCache[str, Device] = BoundedCache(DEVICE_CACHE_SIZE)
@@ -211,16 +231,7 @@ class Ingestor:
         now = self._clock()
         # Everything that needs no database is done before the transaction.
         validated = _digested([_validate(message, device, now) for message in batch.taps])
-        for attempt in range(_INSERT_ATTEMPTS):
-            try:
-                with self._database.transaction() as session:
-                    outcomes = self._store(session, device, validated, batch.batch_id, now)
-                break
-            except IntegrityError:
-                # A concurrent upload of the same tap won the race; the next
-                # attempt sees its row and answers duplicate.
-                if attempt == _INSERT_ATTEMPTS - 1:
-                    raise
+        outcomes = self._group.run(_Upload(device, validated, batch.batch_id, now))
         return BatchOutcome(batch.batch_id, device.device_id, tuple(outcomes))
 
     def settle_open_journeys(self) -> int:
@@ -257,8 +268,7 @@ class Ingestor:
         message.tapped_at.FromDatetime(scanned_at)
         now = self._clock()
         validated = _digested([_validate(message, device, now)])
-        with self._database.transaction() as session:
-            (outcome,) = self._store(session, device, validated, f"scan:{scan_id}", now)
+        (outcome,) = self._group.run(_Upload(device, validated, f"scan:{scan_id}", now))
         return outcome, vehicle
 
     def _authenticate(
@@ -320,15 +330,9 @@ class Ingestor:
             self._devices.put(device_id, device)
         return device
 
-    def _store(
-        self,
-        session: Session,
-        device: Device,
-        validated: Sequence[_Valid | TapOutcome],
-        batch_id: str,
-        now: datetime,
-    ) -> list[TapOutcome]:
-        """Stores and prices the batch's new taps; every tap is ``device``'s."""
+    def _store_upload(self, session: Session, upload: _Upload) -> list[TapOutcome]:
+        """Stores and prices the batch's new taps; every tap is its device's."""
+        device, validated, batch_id, now = upload
         stored = stored_digests(
             session, sorted({item.tap.tap_id for item in validated if isinstance(item, _Valid)})
         )

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from clearing import registry
 from clearing.fares._repricing import TariffPricer
 from clearing.fares.period import load_tariff
-from clearing.ingest import MAX_BATCH_BYTES, Ingestor
+from clearing.ingest import MAX_BATCH_BYTES, MAX_GROUP_TAPS, Ingestor
 from clearing.ledger import LedgerLog, ledger_origin
 from clearing.pki import PkiLayout, load_signing_key
 from clearing.server._audit import AuditServicer
@@ -73,6 +73,8 @@ class ServerSettings:
     currency: the clearing house's settlement currency.
     cycle_schedule: scheduled cut-offs; a close that names no cut-off ends
         at the latest one. Without a schedule, a cycle ends when closed.
+    max_group_taps: reader batches that wait for the database are stored in
+        one transaction, up to this many taps (1 stores each batch alone).
     """
 
     database_url: str
@@ -83,6 +85,7 @@ class ServerSettings:
     max_workers: int = 16
     tariff_dir: Path | None = None
     cycle_schedule: CycleSchedule | None = None
+    max_group_taps: int = MAX_GROUP_TAPS
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
@@ -137,7 +140,7 @@ def start_server(settings: ServerSettings) -> RunningServer:
         ],
     )
     tariff = TariffPricer(load_tariff(settings.tariff_dir)) if settings.tariff_dir else None
-    ingestor = Ingestor(database, settings.clock, tariff)
+    ingestor = Ingestor(database, settings.clock, tariff, max_group_taps=settings.max_group_taps)
     reader_service_pb2_grpc.add_ReaderServiceServicer_to_server(
         ReaderServicer(ingestor, directory, ReaderLists(database, signing_key)), server
     )
