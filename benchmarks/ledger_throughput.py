@@ -7,8 +7,14 @@ very same rows into a table with the same columns and indexes as
 PostgreSQL the ledger itself writes with ``COPY``, which can beat that
 ceiling.
 
+Clients choose transfer ids. Each run is made twice, with random ids and
+with ordered ones (as farebridge derives a tap's fare id from the tap's
+sequence on its reader, and as TigerBeetle advises): a random id lands on a
+page of the primary key of its own.
+
     .venv/bin/python benchmarks/ledger_throughput.py [--transfers 100000]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--skip-postgres]
+        [--ids random ordered]
 """
 
 from __future__ import annotations
@@ -77,12 +83,21 @@ def _accounts() -> tuple[list[AccountRef], list[AccountRef]]:
     return riders, operators
 
 
-def _requests(count: int, seed: int) -> list[TransferRequest]:
+def _requests(count: int, seed: int, ids: str) -> list[TransferRequest]:
+    """Fares between random riders and operators. ``ids``: ``random`` (128
+    random bits each) or ``ordered`` (the request's number, then 80 random
+    bits, as a tap's fare id is its sequence on its reader, then a hash)."""
     generator = random.Random(seed)
     riders, operators = _accounts()
+
+    def transfer_id(n: int) -> uuid.UUID:
+        if ids == "random":
+            return uuid.UUID(int=generator.getrandbits(128))
+        return uuid.UUID(int=(n << 80) | generator.getrandbits(80))
+
     return [
         TransferRequest(
-            transfer_id=uuid.UUID(int=generator.getrandbits(128)),
+            transfer_id=transfer_id(n),
             debit_account_id=account_id_for(generator.choice(riders)),
             credit_account_id=account_id_for(generator.choice(operators)),
             amount=generator.randint(80, 400),
@@ -139,15 +154,15 @@ def _raw_ceiling(database: Database, requests: Sequence[TransferRequest]) -> flo
     return len(transfers) / (time.perf_counter() - start)
 
 
-def run(name: str, url: str, count: int) -> None:
+def run(name: str, url: str, count: int, ids: str) -> None:
     database = Database(url)
     _prepare(database)
-    requests = _requests(count, seed=1)
+    requests = _requests(count, seed=1, ids=ids)
     contract = _through_contract(database, requests)
     ceiling = _raw_ceiling(database, requests)
     database.dispose()
     print(
-        f"{name:<10} {count:>8} transfers  contract {contract:>9,.0f}/s  "
+        f"{name:<10} {count:>8} transfers, {ids:<7} ids  contract {contract:>9,.0f}/s  "
         f"raw ceiling {ceiling:>9,.0f}/s  ratio {contract / ceiling:6.1%}"
     )
 
@@ -159,12 +174,16 @@ def main() -> None:
     parser.add_argument("--transfers", type=int, default=100_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--ids", nargs="+", choices=["random", "ordered"],
+                        default=["random", "ordered"],
+                        help="how clients choose transfer ids; each runs in turn")  # fmt: skip
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", arguments.transfers)
-    if not arguments.skip_postgres:
-        with scratch_schema(arguments.postgres) as url:
-            run("postgresql", url, arguments.transfers)
+    for ids in arguments.ids:
+        with tempfile.TemporaryDirectory() as folder:
+            run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", arguments.transfers, ids)
+        if not arguments.skip_postgres:
+            with scratch_schema(arguments.postgres) as url:
+                run("postgresql", url, arguments.transfers, ids)
 
 
 if __name__ == "__main__":

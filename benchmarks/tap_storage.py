@@ -47,7 +47,7 @@ from clearing.ledger import (
     TransferFlags,
     account_id_for,
     ensure_accounts,
-    transfer_id_for,
+    fare_transfer_id,
 )
 from clearing.ledger._driver import insert_transfers
 from clearing.registry import register_device, register_participant
@@ -105,8 +105,8 @@ def _batch(
         )
         transfers.append(
             Transfer(
-                transfer_id_for("fare", tap_id), account_id_for(rider), revenue, FARE, CURRENCY,
-                "fare", tap_id, TransferFlags.NONE, None, 0, now,
+                fare_transfer_id(device_id, sequence, tap_id), account_id_for(rider), revenue,
+                FARE, CURRENCY, "fare", tap_id, TransferFlags.NONE, None, 0, now,
             )
         )  # fmt: skip
     return taps, transfers

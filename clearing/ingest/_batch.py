@@ -28,7 +28,7 @@ from clearing.ingest._group import GroupCommit
 from clearing.ingest._journal import JournalRow, append_taps, stored_digests
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason, TapStatus
 from clearing.ingest._proofs import check_proofs
-from clearing.ledger import AccountCode, AccountRef, Posting, post_chains, transfer_id_for
+from clearing.ledger import AccountCode, AccountRef, Posting, fare_transfer_id, post_chains
 from clearing.settlement import bridge, clearing_house_id, convert, rates_in_force
 from clearing.storage import Database
 from clearing.storage.models import ParticipantRow, UnpricedTapRow
@@ -172,10 +172,10 @@ def _journal_row(valid: _Valid, batch_id: str, now: datetime) -> JournalRow:
     )  # fmt: skip
 
 
-def _fare_posting(charge: Charge) -> Posting:
+def _fare_posting(charge: Charge, tap: Tap) -> Posting:
     currency = charge.amount.currency
     return Posting(
-        transfer_id=transfer_id_for("fare", charge.tap_id),
+        transfer_id=fare_transfer_id(tap.device_id, tap.device_sequence, tap.tap_id),
         debit=AccountRef(charge.issuer_id, AccountCode.RIDER_FUNDS, currency, charge.medium_token),
         credit=AccountRef(charge.operator_id, AccountCode.FARE_REVENUE, currency),
         amount=charge.amount,
@@ -381,7 +381,9 @@ class Ingestor:
         chains, priced = _convert_currencies(session, taps, context, priced)
         charges = [p for p in priced if isinstance(p, Charge) and p.amount.minor_units > 0]
         # Plain fares and cross-currency chains go to the ledger as one batch.
-        post_chains(session, [[_fare_posting(charge)] for charge in charges] + chains, now)
+        by_id = {tap.tap_id: tap for tap in taps}
+        fares = [[_fare_posting(charge, by_id[charge.tap_id])] for charge in charges]
+        post_chains(session, fares + chains, now)
         unpriced = [p for p in priced if isinstance(p, Unpriced)]
         if unpriced:
             session.execute(
@@ -427,7 +429,7 @@ def _convert_currencies(
             continue
         charge = Charge(tap.tap_id, tap.operator_id, issuer, tap.medium_token, fare)
         if fare.minor_units > 0:
-            posting = _fare_posting(charge)
+            posting = _fare_posting(charge, tap)
             rider = posting.debit._replace(currency=funds)
             chains.append(bridge(posting._replace(debit=rider), convert(fare, rate), house))
     return chains, result

@@ -6,7 +6,13 @@ balances per currency by construction, and the database checks it again.
 Transfers are append-only; a correction is a new transfer. See docs.md.
 """
 
-from clearing.ledger._accounts import AccountCode, AccountRef, account_id_for, transfer_id_for
+from clearing.ledger._accounts import (
+    AccountCode,
+    AccountRef,
+    account_id_for,
+    fare_transfer_id,
+    transfer_id_for,
+)
 from clearing.ledger._contract import (
     MAX_AMOUNT,
     TRANSIENT_RESULTS,
@@ -74,6 +80,7 @@ __all__ = [
     "create_accounts",
     "create_transfers",
     "ensure_accounts",
+    "fare_transfer_id",
     "hold_horizon",
     "leaf_hashes",
     "ledger_origin",

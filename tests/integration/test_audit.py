@@ -13,7 +13,7 @@ import grpc
 import pytest
 from sqlalchemy import create_engine, text
 
-from clearing.ledger import transfer_id_for
+from clearing.ledger import fare_transfer_id
 from farebridge.codecs import checkpoint as notes
 from farebridge.codecs.merkle import verify_consistency, verify_inclusion
 from farebridge.v1 import audit_service_pb2, audit_service_pb2_grpc, clearing_service_pb2
@@ -74,7 +74,7 @@ def test_an_inclusion_proof_for_a_fare_verifies_and_exports_as_a_document(
     world: World, tmp_path: Path
 ) -> None:
     ride_and_close(world, "a", "day-1")
-    fare = transfer_id_for("fare", "a-3")
+    fare = fare_transfer_id("a-gate", 1, "a-3")  # every tap of ride_and_close is sequence 1
     proof = audit_stub(world).GetInclusionProof(
         Audit.GetInclusionProofRequest(transfer_id=fare.bytes)
     )
@@ -155,7 +155,7 @@ def _tamper(world: World, statement: str) -> None:
 
 def test_audit_verify_names_an_altered_transfer(world: World) -> None:
     ride_and_close(world, "a", "day-1")
-    fare = transfer_id_for("fare", "a-2")
+    fare = fare_transfer_id("a-gate", 1, "a-2")
     stored_id = fare.hex if "sqlite" in world.database_url else str(fare)
     _tamper(
         world, f"UPDATE ledger_transfers SET amount = amount + 1 WHERE transfer_id = '{stored_id}'"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from clearing.ledger import transfer_id_for
+from clearing.ledger import fare_transfer_id
 from farebridge.v1 import (
     audit_service_pb2,
     audit_service_pb2_grpc,
@@ -50,7 +50,9 @@ def day(world: World) -> World:
 
 def proof(world: World, who: str, tap_id: str) -> A.GetInclusionProofResponse:
     stub = audit_service_pb2_grpc.AuditServiceStub(world.channel(who))
-    request = A.GetInclusionProofRequest(transfer_id=transfer_id_for("fare", tap_id).bytes)
+    device = "metro-gate" if tap_id.startswith(METRO) else "bus-gate"
+    fare = fare_transfer_id(device, 1, tap_id)
+    request = A.GetInclusionProofRequest(transfer_id=fare.bytes)
     return stub.GetInclusionProof(request)
 
 
