@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
+import uuid
 
 import pytest
 
@@ -59,6 +60,20 @@ def test_tapped_at_defaults_to_the_readers_clock(tmp_path):
         reader.tap("card-alice", TAP_DIRECTION_ON)
         (stored,) = reader.stored_taps()
     assert stored.tapped_at == noon
+
+
+def test_a_default_tap_id_is_a_uuid7_of_the_taps_moment(tmp_path):
+    """Time-ordered ids land next to each other in the clearing house's
+    tap journal; random ones would each dirty a page of its index."""
+    start = dt.datetime(2025, 3, 14, 12, 0, tzinfo=dt.UTC)
+    moments = [start + dt.timedelta(milliseconds=n) for n in range(0, 50, 5)]
+    with Reader("bus-17", tmp_path) as reader:
+        ids = [uuid.UUID(reader.tap("card-alice", TAP_DIRECTION_ON, tapped_at=m)) for m in moments]
+    for tap_id, moment in zip(ids, moments, strict=True):
+        assert (tap_id.version, tap_id.variant) == (7, uuid.RFC_4122)
+        assert tap_id.int >> 80 == int(moment.timestamp() * 1000)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_repeating_a_tap_with_its_tap_id_stores_it_once(tmp_path):
