@@ -67,6 +67,10 @@ class GroupCommit(Generic[Work, Result]):
     one), stores it all in one transaction and wakes its owners; then it
     hands the lead to the oldest caller still waiting. Every caller's work
     is stored by exactly one committed transaction, in arrival order.
+
+    Never call ``run`` from inside a transaction of the same database: on
+    SQLite a waiting caller that holds the writer's turn would wait for a
+    leader that waits for that turn.
     """
 
     def __init__(

@@ -127,6 +127,12 @@ def fare_transfer_id(device_id: str, device_sequence: int, tap_id: str) -> uuid.
     an auditor derives it from a tap; a reader's clock is not, so a skewed
     clock never changes the ledger.
     """
-    prefix = (_device_digest(device_id) >> 112) << 32 | (device_sequence & _LOW_32)
+    prefix = _reader_bits(device_id) | (device_sequence & _LOW_32) << 80
     low = _fare_digest(tap_id) & _LOW_80
-    return uuid.UUID(int=(prefix << 80) | (low & _VERSION_CLEAR) | _VERSION_8)
+    return uuid.UUID(int=prefix | (low & _VERSION_CLEAR) | _VERSION_8)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _reader_bits(device_id: str) -> int:
+    """The reader's 16 bits, in place; remembered, as a batch is one reader's."""
+    return (_device_digest(device_id) >> 112) << 112
