@@ -47,7 +47,6 @@ import grpc
 from _postgres import scratch_schema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.ingest import MAX_GROUP_TAPS
 from clearing.pki import PkiLayout, init_pki
 from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
 from farebridge.v1 import (
@@ -319,7 +318,7 @@ def _farebridge(
     folder: Path,
     args: argparse.Namespace,
     *,
-    max_group_taps: int,
+    max_group_taps: int | None,
 ) -> Run:
     start = datetime.now(UTC) - timedelta(days=1)
     clock = SimulatedClock(folder / f"{name}.clock")
@@ -467,9 +466,10 @@ def main() -> None:
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS sample period, s")
     parser.add_argument("--ceiling-duration", type=float, default=60.0,
                         help="with --duration: seconds to measure the ceiling for")  # fmt: skip
-    parser.add_argument("--max-group-taps", type=int, nargs="+", default=[MAX_GROUP_TAPS],
-                        help="the server's group commit limit; several values run each "
-                             "in turn, for a same-run comparison")  # fmt: skip
+    parser.add_argument("--max-group-taps", type=int, nargs="+", default=[None],
+                        help="the server's group commit limit (default: the server's own, "
+                             "4000 on SQLite, 1 on PostgreSQL); several values run each in "
+                             "turn, for a same-run comparison")  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pki", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -481,7 +481,7 @@ def main() -> None:
         layout = init_pki(folder / "pki", [HOUSE, OPERATOR, ISSUER])
         runs: list[Run] = []
         for number, group in enumerate(args.max_group_taps):
-            shown = "" if len(args.max_group_taps) == 1 else f", groups of {group:,} taps"
+            shown = "" if group is None else f", groups of {group:,} taps"
             database = folder / f"e2e-{number}.db"
             runs.append(_farebridge(f"farebridge on SQLite{shown}", f"sqlite:///{database}",
                                     layout, folder, args, max_group_taps=group))  # fmt: skip

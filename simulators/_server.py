@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from clearing.ingest import MAX_GROUP_TAPS
 from clearing.server import ServerSettings, start_server
 from simulators._city import CLEARING_HOUSE, CURRENCY
 
@@ -71,15 +70,16 @@ class ServerProcess:
         pki_dir: Path,
         clock_file: Path,
         *,
-        max_group_taps: int = MAX_GROUP_TAPS,
+        max_group_taps: int | None = None,
     ) -> None:
         self.port = free_port()
         self.command = [
             sys.executable, "-m", "simulators._server",
             "--db", database_url, "--pki", str(pki_dir),
             "--listen", f"127.0.0.1:{self.port}", "--clock-file", str(clock_file),
-            "--max-group-taps", str(max_group_taps),
         ]  # fmt: skip
+        if max_group_taps is not None:
+            self.command += ["--max-group-taps", str(max_group_taps)]
         self._process: subprocess.Popen[str] | None = None
         self.restarts = 0
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", required=True)
     parser.add_argument("--clock-file", type=Path, required=True)
     parser.add_argument("--max-workers", type=int, default=32)
-    parser.add_argument("--max-group-taps", type=int, default=MAX_GROUP_TAPS)
+    parser.add_argument("--max-group-taps", type=int)
     options = parser.parse_args(argv)
     if traces := os.environ.get("FAREBRIDGE_TRACEMALLOC_DIR"):
         trace_memory(Path(traces), float(os.environ.get("FAREBRIDGE_TRACEMALLOC_EVERY", "60")))

@@ -11,7 +11,6 @@ import typer
 from sqlalchemy.engine import make_url
 
 from clearing.cli._output import console
-from clearing.ingest import MAX_GROUP_TAPS
 from clearing.server import ServerSettings, start_server
 from clearing.settlement import parse_schedule
 from clearing.storage import DEFAULT_DATABASE_URL, Database
@@ -46,11 +45,12 @@ def serve(
         "cycles a day. A close that names no cut-off ends at the latest scheduled one.",
     ),
     zone: str = typer.Option("UTC", help="Time zone of --cut-off times, e.g. Asia/Singapore."),
-    max_group_taps: int = typer.Option(
-        MAX_GROUP_TAPS,
+    max_group_taps: int | None = typer.Option(
+        None,
         min=1,
+        show_default=False,
         help="Reader batches waiting for the database share one transaction, up to this many "
-        "taps; 1 commits each batch alone.",
+        "taps; 1 commits each batch alone. Default: 4000 on SQLite, 1 on PostgreSQL.",
     ),
 ) -> None:
     """Run the gRPC server (mTLS, health checking and reflection) until interrupted."""

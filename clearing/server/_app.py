@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from clearing import registry
 from clearing.fares._repricing import TariffPricer
 from clearing.fares.period import load_tariff
-from clearing.ingest import MAX_BATCH_BYTES, MAX_GROUP_TAPS, Ingestor
+from clearing.ingest import MAX_BATCH_BYTES, Ingestor
 from clearing.ledger import LedgerLog, ledger_origin
 from clearing.pki import PkiLayout, load_signing_key
 from clearing.server._audit import AuditServicer
@@ -74,7 +74,8 @@ class ServerSettings:
     cycle_schedule: scheduled cut-offs; a close that names no cut-off ends
         at the latest one. Without a schedule, a cycle ends when closed.
     max_group_taps: reader batches that wait for the database are stored in
-        one transaction, up to this many taps (1 stores each batch alone).
+        one transaction, up to this many taps (1 stores each batch alone);
+        None: 4,000 on SQLite, 1 on PostgreSQL (see ``Ingestor``).
     """
 
     database_url: str
@@ -85,7 +86,7 @@ class ServerSettings:
     max_workers: int = 16
     tariff_dir: Path | None = None
     cycle_schedule: CycleSchedule | None = None
-    max_group_taps: int = MAX_GROUP_TAPS
+    max_group_taps: int | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clearing.ingest import MAX_GROUP_TAPS, Ingestor
 from clearing.ingest._group import GroupCommit
 from clearing.ingest._journal import append_taps
 from clearing.registry import register_device, register_participant
@@ -199,3 +200,13 @@ def test_an_error_alone_is_raised_once_and_the_next_caller_leads(database: Datab
 def test_a_group_needs_room_for_some_work(database: Database) -> None:
     with pytest.raises(ValueError, match="at least one"):
         GroupCommit(database, Recorder().store, max_size=0, size_of=len)
+
+
+def test_ingest_groups_batches_on_sqlite_and_commits_them_alone_on_postgresql(
+    database: Database,
+) -> None:
+    """SQLite's writers take turns anyway; PostgreSQL's transactions run side
+    by side, where grouping measured slower. An explicit limit wins."""
+    expected = MAX_GROUP_TAPS if database.dialect == "sqlite" else 1
+    assert Ingestor(database, lambda: NOW)._group._max_size == expected
+    assert Ingestor(database, lambda: NOW, max_group_taps=250)._group._max_size == 250
