@@ -7,11 +7,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,9 +30,9 @@ from clearing.values import Device, Mode, Participant, Role
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
+def _gate(url: str) -> Iterator[Database]:
+    """A database where reader gate-1 of operator op may store taps."""
+    db = Database(url)
     db.migrate()
     with db.transaction() as session:
         register_participant(session, Participant("op", "Metro", Role.OPERATOR, "SGD"), NOW)
@@ -38,6 +41,16 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    yield from _gate(database_url)
+
+
+@pytest.fixture
+def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+    yield from _gate(sqlite_url)
 
 
 class Recorder:
@@ -210,3 +223,33 @@ def test_ingest_groups_batches_on_sqlite_and_commits_them_alone_on_postgresql(
     expected = MAX_GROUP_TAPS if database.dialect == "sqlite" else 1
     assert Ingestor(database, lambda: NOW)._group._max_size == expected
     assert Ingestor(database, lambda: NOW, max_group_taps=250)._group._max_size == 250
+
+
+@given(
+    kinds=st.lists(st.sampled_from(["ok", "broken", "raced"]), min_size=1, max_size=12),
+    max_size=st.integers(min_value=1, max_value=6),
+)
+def test_concurrent_callers_each_get_their_own_answer_and_only_good_work_is_stored(
+    sqlite_database: Database, kinds: list[str], max_size: int
+) -> None:
+    """Whatever mix of good, broken and raced work arrives at once, and
+    however it is grouped: each caller gets its own answer, exactly the good
+    and raced work is stored, and the lead is given up at the end."""
+    prefix = uuid.uuid4().hex[:12]
+    ids = [f"{prefix}-{n}" for n in range(len(kinds))]
+    recorder = Recorder()
+    recorder.failing = {i for i, kind in zip(ids, kinds, strict=True) if kind == "broken"}
+    recorder.races = {i for i, kind in zip(ids, kinds, strict=True) if kind == "raced"}
+    group = GroupCommit(sqlite_database, recorder.store, max_size=max_size, size_of=lambda _w: 1)
+    with ThreadPoolExecutor(len(ids)) as pool:
+        futures = {tap_id: pool.submit(group.run, tap_id) for tap_id in ids}
+    for tap_id, kind in zip(ids, kinds, strict=True):
+        if kind == "broken":
+            with pytest.raises(ValueError, match="is broken"):
+                futures[tap_id].result()
+        else:
+            assert futures[tap_id].result() == f"stored {tap_id}"
+    stored = {tap_id for tap_id in _stored(sqlite_database) if tap_id.startswith(prefix)}
+    assert stored == {i for i, kind in zip(ids, kinds, strict=True) if kind != "broken"}
+    assert not group._leading
+    assert not group._queue
