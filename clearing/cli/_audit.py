@@ -24,7 +24,7 @@ from clearing.cli._audit_proof import verify_proof
 from clearing.cli._client import AsOption, PkiOption, ServerOption, open_channel
 from clearing.cli._output import JsonOption, console, errors, print_json, print_table
 from clearing.cli._serve import DatabaseOption
-from clearing.ledger import trial_balance
+from clearing.ledger import fare_transfer_id, trial_balance
 from clearing.pki import PkiLayout, load_signing_key
 from clearing.server import ledger_origin
 from clearing.storage import Database
@@ -141,6 +141,13 @@ def _print_report(report: VerifyReport, key: str, *, pinned: bool) -> None:
 @app.command("proof")
 def proof(
     transfer_id: str = typer.Option("", help="Transfer id (UUID) to prove inclusion of."),
+    tap_id: str = typer.Option(
+        "", help="Prove the fare of this tap instead (with --device and --sequence)."
+    ),
+    device: str = typer.Option("", help="The reader of --tap-id, from its log."),
+    sequence: int = typer.Option(
+        -1, show_default=False, help="The sequence number of --tap-id on its reader."
+    ),
     leaf_index: int = typer.Option(-1, help="Leaf index to prove, instead of a transfer id."),
     old_size: int = typer.Option(0, help="Prove consistency from this tree size instead."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the JSON here."),
@@ -148,7 +155,13 @@ def proof(
     pki_dir: Path = PkiOption,
     participant: str = AsOption,
 ) -> None:
-    """Fetch an inclusion or consistency proof as the JSON verify-proof reads."""
+    """Fetch an inclusion or consistency proof as the JSON verify-proof reads.
+
+    A tap's fare is named by the tap itself, as its reader's log records it:
+    --tap-id, --device and --sequence give its transfer id.
+    """
+    if tap_id:
+        transfer_id = str(_fare_of(tap_id, device, sequence))
     with open_channel(server, pki_dir, participant) as channel:
         stub = audit_service_pb2_grpc.AuditServiceStub(channel)
         stub.GetCheckpoint(audit_service_pb2.GetCheckpointRequest(fresh=True))
@@ -165,6 +178,14 @@ def proof(
         output.write_text(document + "\n")
 
 
+def _fare_of(tap_id: str, device: str, sequence: int) -> uuid.UUID:
+    if not device or sequence < 0:
+        raise typer.BadParameter(
+            "a tap's fare needs the tap's --device and --sequence too", param_hint="--tap-id"
+        )
+    return fare_transfer_id(device, sequence, tap_id)
+
+
 def _inclusion_request(
     transfer_id: str, leaf_index: int
 ) -> audit_service_pb2.GetInclusionProofRequest:
@@ -175,7 +196,7 @@ def _inclusion_request(
             raise typer.BadParameter("not a UUID", param_hint="--transfer-id") from None
         return audit_service_pb2.GetInclusionProofRequest(transfer_id=raw)
     if leaf_index < 0:
-        raise typer.BadParameter("give --transfer-id, --leaf-index or --old-size")
+        raise typer.BadParameter("give --transfer-id, --tap-id, --leaf-index or --old-size")
     return audit_service_pb2.GetInclusionProofRequest(leaf_index=leaf_index)
 
 

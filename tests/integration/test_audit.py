@@ -93,6 +93,27 @@ def test_an_inclusion_proof_for_a_fare_verifies_and_exports_as_a_document(
     assert "Traceback" not in refused.stderr
 
 
+def test_an_auditor_proves_a_taps_fare_from_the_readers_log_alone(
+    world: World, tmp_path: Path
+) -> None:
+    ride_and_close(world, "a", "day-1")
+    document = tmp_path / "fare.json"
+    tap = ["--tap-id", "a-3", "--device", "a-gate", "--sequence", "1"]
+    fetched = farebridge("audit", "proof", *tap, "-o", str(document), *cli_connection(world))
+    assert fetched.returncode == 0, fetched.stderr
+    proof = json.loads(document.read_text())
+    stored = audit_stub(world).GetInclusionProof(
+        Audit.GetInclusionProofRequest(transfer_id=fare_transfer_id("a-gate", 1, "a-3").bytes)
+    )
+    assert (proof["kind"], proof["leaf_index"]) == ("inclusion", stored.leaf_index)
+    assert proof["leaf_hash"] == stored.leaf_hash.hex()
+    assert farebridge("audit", "verify-proof", str(document)).returncode == 0
+    incomplete = farebridge("audit", "proof", "--tap-id", "a-3", *cli_connection(world))
+    assert incomplete.returncode == 2
+    assert "needs the tap's --device and" in incomplete.stderr
+    assert "Traceback" not in incomplete.stderr
+
+
 def test_later_checkpoints_are_consistent_with_earlier_ones(world: World) -> None:
     first = ride_and_close(world, "a", "day-1")
     second = ride_and_close(world, "b", "day-2")
