@@ -2,12 +2,13 @@
 
 On SQLite every writer takes its turn, and each turn ends in a commit that
 syncs the write-ahead log and writes every page the turn dirtied. A tap
-dirties a leaf page in each of its random-key indexes (tap ids, media,
-transfer ids, rider accounts), so at 500 taps per commit most of those pages
-are written once per tap. While one batch holds the database, the batches
-that arrive queue behind it; when its turn ends, the first of them leads the
-rest through one transaction and one commit. Fewer syncs, and pages shared
-by several batches are written once: the same stored taps, fewer bytes.
+dirties a leaf page in each index whose keys arrive out of order (media and
+rider accounts always; tap ids too where readers choose them at random), so
+at 500 taps per commit most of those pages are written once per tap. While
+one batch holds the database, the batches that arrive queue behind it; when
+its turn ends, the first of them leads the rest through one transaction and
+one commit. Fewer syncs, and pages shared by several batches are written
+once: the same stored taps, fewer bytes.
 
 Nothing is acknowledged before the commit that stores it. A group that fails
 (a concurrent upload won a race, a bug in one batch) is rolled back whole,
