@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -144,15 +144,67 @@ class Database:
         finally:
             self._writer.release()
 
-    def migrate(self) -> None:
-        """Brings the schema to the newest migration; safe to run every start."""
-        with self.engine.begin() as connection:
+    def migrate(self, revision: str = "head") -> None:
+        """Brings the schema up to ``revision`` (the newest by default); safe
+        to run every start."""
+        self._run_migrations(command.upgrade, revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Takes the schema back to ``revision``, as before rolling back a
+        release."""
+        self._run_migrations(command.downgrade, revision)
+
+    def _run_migrations(self, step: Callable[[Config, str], None], revision: str) -> None:
+        """All of one upgrade or downgrade in one transaction."""
+        with (
+            self.engine.connect() as connection,
+            _foreign_keys_deferred_to_commit(connection),
+            connection.begin(),
+        ):
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            step(config, revision)
+            _check_foreign_keys(connection)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _foreign_keys_deferred_to_commit(connection: Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off for the migrations on ``connection``.
+
+    SQLite changes a table's constraints only by building the table again
+    and dropping the old one; with foreign keys on, that drop deletes every
+    row first and the tables that refer to them refuse. SQLite ignores this
+    setting inside a transaction, so it is made before the migrations begin
+    and made again after they end, before the connection serves anyone else.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuses to commit migrations that left a row referring to nothing
+    (SQLite, where they ran with foreign keys off)."""
+    if connection.dialect.name != "sqlite":
+        return
+    orphans = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if orphans:
+        table, rowid, parent, _ = orphans[0]
+        reason = (
+            f"the migration would leave {len(orphans)} rows whose foreign keys find no row; "
+            f"the first is row {rowid} of {table}, referring to {parent}"
+        )
+        raise IntegrityError("PRAGMA foreign_key_check", None, sqlite3.IntegrityError(reason))
 
 
 def alembic_config() -> Config:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -35,6 +37,23 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+SchemaItemT = TypeVar("SchemaItemT", Index, ForeignKeyConstraint)
+
+
+def only_on(dialect: str, schema_item: SchemaItemT) -> SchemaItemT:
+    """``schema_item`` exists on ``dialect`` alone: created there only, and
+    compared with the database there only (see ``exists_on``)."""
+    schema_item.info["only_on"] = dialect
+    schema_item.ddl_if(dialect=dialect)
+    return schema_item
+
+
+def exists_on(schema_item: object, dialect: str) -> bool:
+    """Whether a model's table, index or constraint exists on ``dialect``."""
+    info: dict[str, object] = getattr(schema_item, "info", {})
+    return info.get("only_on", dialect) == dialect
+
 
 ID = String(64)
 CURRENCY = String(3)
@@ -134,6 +153,13 @@ class LedgerAccountRow(Base):
     """
 
     __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        # What each leg of a transfer refers to on SQLite (see LedgerTransferRow).
+        only_on(
+            "sqlite",
+            Index("ix_ledger_accounts_account_id_currency", "account_id", "currency", unique=True),
+        ),
+    )
 
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     participant_id: Mapped[str] = mapped_column(
@@ -146,11 +172,32 @@ class LedgerAccountRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def _leg_keys(leg: str) -> tuple[ForeignKeyConstraint, ForeignKeyConstraint]:
+    """The foreign key of a transfer's ``leg`` ("debit" or "credit").
+
+    The ledger's invariant is that a set of transfers balances in every
+    currency, which holds exactly when each transfer's two accounts are in
+    the transfer's currency. On PostgreSQL a deferred constraint trigger
+    checks that at commit (migration 0002). On SQLite the key itself carries
+    the currency, to the unique ``(account_id, currency)`` of the account: the
+    lookup SQLite makes for the key anyway is the check (migration 0012).
+    """
+    column, referred = f"{leg}_account_id", "ledger_accounts.account_id"
+    return (
+        only_on("postgresql", ForeignKeyConstraint([column], [referred])),
+        only_on(
+            "sqlite",
+            ForeignKeyConstraint([column, "currency"], [referred, "ledger_accounts.currency"]),
+        ),
+    )
+
+
 class LedgerTransferRow(Base):
     """One committed transfer of the ledger contract (see clearing/ledger).
 
     Append-only: the database refuses updates and deletes, and refuses a row
-    whose accounts are not both in the transfer's currency. ``flags`` holds
+    whose accounts are not both in the transfer's currency (its foreign keys
+    carry the currency). ``flags`` holds
     TigerBeetle's bits: pending (2) and void (8) transfers move no posted
     money; single-phase transfers and posts (4) do.
     """
@@ -161,15 +208,13 @@ class LedgerTransferRow(Base):
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
         # The Merkle log's leaf order; also serves ranges of created_at.
         Index("ix_ledger_transfers_created_at_transfer_id", "created_at", "transfer_id"),
+        *_leg_keys("debit"),
+        *_leg_keys("credit"),
     )
 
     transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    debit_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("ledger_accounts.account_id"), index=True
-    )
-    credit_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("ledger_accounts.account_id"), index=True
-    )
+    debit_account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
+    credit_account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CURRENCY)
     code: Mapped[str] = mapped_column(String(32))

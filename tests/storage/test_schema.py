@@ -19,7 +19,7 @@ from clearing.ledger import trial_balance
 from clearing.registry import register_device, register_medium, register_participant
 from clearing.storage import Database
 from clearing.storage._database import alembic_config
-from clearing.storage.models import Base, LedgerTransferRow, ParticipantRow
+from clearing.storage.models import Base, LedgerTransferRow, ParticipantRow, exists_on
 from clearing.values import Device, Mode, Money, Participant, Role
 from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
 from farebridge.v1 import tap_pb2
@@ -54,7 +54,13 @@ def sqlite_database(sqlite_url: str) -> Iterator[Database]:
 
 def _schema_diff(database: Database) -> list[object]:
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_object": lambda item, *_: exists_on(item, database.dialect),
+            },
+        )
         return list(compare_metadata(context, Base.metadata))
 
 
