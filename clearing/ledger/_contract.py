@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntFlag, StrEnum
+from typing import NamedTuple
 
 from clearing.values import Currency, MediumToken, ParticipantId
 
@@ -204,9 +205,13 @@ class Balance:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TransferRequest:
+class TransferRequest(NamedTuple):
     """A transfer as a client submits it.
+
+    Requests and transfers are named tuples rather than frozen dataclasses:
+    every tap makes one of each, and a frozen dataclass of ten fields costs
+    four times as much to build (about 1 µs, a twentieth of a ledger
+    transfer's whole cost on SQLite).
 
     For post and void, the accounts, currency, code and amount may be left
     empty (None / "" / 0): they are taken from the pending transfer. A post's
@@ -226,8 +231,7 @@ class TransferRequest:
     timeout: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     """A committed transfer, exactly as stored and logged.
 
     For a post or void, the accounts, currency and code are those of the

@@ -52,15 +52,21 @@ def _sqlite_uuid(value: str | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(hex=value)
 
 
+def id_keys(connection: Connection, ids: Sequence[uuid.UUID]) -> Sequence[object]:
+    """``ids`` as the driver compares them (hex text on SQLite). A batch that
+    looks up the same ids in several tables converts them once."""
+    return [i.hex for i in ids] if is_sqlite(connection) else ids
+
+
 def _rows_by_ids(
     connection: Connection, columns: str, table: str, key: str, ids: Sequence[uuid.UUID]
 ) -> Sequence[Any]:
-    keys = [i.hex for i in ids] if is_sqlite(connection) else ids
-    return rows_by_keys(connection, columns, table, key, keys)
+    return rows_by_keys(connection, columns, table, key, id_keys(connection, ids))
 
 
-def select_transfers(connection: Connection, ids: Sequence[uuid.UUID]) -> list[Transfer]:
-    rows = _rows_by_ids(connection, _READ_COLUMNS, "ledger_transfers", "transfer_id", ids)
+def select_transfers(connection: Connection, keys: Sequence[object]) -> list[Transfer]:
+    """Stored transfers among ``keys`` (see ``id_keys``)."""
+    rows = rows_by_keys(connection, _READ_COLUMNS, "ledger_transfers", "transfer_id", keys)
     if not is_sqlite(connection):
         return [
             Transfer(
@@ -79,10 +85,9 @@ def select_transfers(connection: Connection, ids: Sequence[uuid.UUID]) -> list[T
     ]  # fmt: skip
 
 
-def select_failures(
-    connection: Connection, ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, str]]:
-    rows = _rows_by_ids(connection, "transfer_id, result", "ledger_failures", "transfer_id", ids)
+def select_failures(connection: Connection, keys: Sequence[object]) -> list[tuple[uuid.UUID, str]]:
+    """Ids among ``keys`` (see ``id_keys``) that failed for good, with why."""
+    rows = rows_by_keys(connection, "transfer_id, result", "ledger_failures", "transfer_id", keys)
     if is_sqlite(connection):
         return [(uuid.UUID(hex=key), result) for key, result in rows]
     return [(key, result) for key, result in rows]

@@ -81,7 +81,8 @@ class _Overlay:
         return self._new.get(transfer_id) or self.view.transfer(transfer_id)
 
     def balance(self, account_id: uuid.UUID) -> Balance | None:
-        return self.changes.balances.get(account_id) or self.view.balance(account_id)
+        staged = self.changes.balances
+        return (staged and staged.get(account_id)) or self.view.balance(account_id)
 
     def pending_state(self, pending_id: uuid.UUID) -> PendingState | None:
         staged = self.changes.resolutions.get(pending_id)
@@ -123,18 +124,35 @@ def plan_transfers(
 ) -> tuple[list[R], LedgerChanges]:
     """The result of every request, and the changes that the OKs make."""
     overlay = _Overlay(view)
-    results: list[R] = [R.OK] * len(requests)
+    count = len(requests)
+    results: list[R] = [R.OK] * count
     start = 0
-    while start < len(requests):
+    while start < count:
+        if not int(requests[start].flags) & _LINKED:  # a chain of one, most transfers
+            _run_alone(overlay, requests[start], now, results, start)
+            start += 1
+            continue
         end = start
-        while end < len(requests) and int(requests[end].flags) & _LINKED:
+        while end < count and int(requests[end].flags) & _LINKED:
             end += 1
-        if end == len(requests):  # the last event of the batch still says "linked"
-            results[start:] = [R.LINKED_EVENT_CHAIN_OPEN] * (len(requests) - start)
+        if end == count:  # the last event of the batch still says "linked"
+            results[start:] = [R.LINKED_EVENT_CHAIN_OPEN] * (count - start)
             break
         _run_chain(overlay, requests[start : end + 1], now, results, start)
         start = end + 1
     return results, overlay.changes
+
+
+def _run_alone(
+    overlay: _Overlay, request: TransferRequest, now: datetime, results: list[R], index: int
+) -> None:
+    """``_run_chain`` for a chain of one, without a chain's bookkeeping."""
+    result = _apply(overlay, request, now)
+    if result is R.OK:
+        return
+    results[index] = result
+    if result in TRANSIENT_RESULTS:
+        overlay.changes.failures[request.transfer_id] = result
 
 
 def _run_chain(
@@ -193,7 +211,8 @@ def _check_identity(overlay: _Overlay, request: TransferRequest) -> R | None:
         return _compare(request, stored, overlay)
     if overlay.view.failure(transfer_id) is not None:
         return R.ID_ALREADY_FAILED
-    if transfer_id in overlay.changes.failures:
+    failed = overlay.changes.failures
+    if failed and transfer_id in failed:
         return R.ID_ALREADY_FAILED
     if (flags & _PHASE_FLAGS).bit_count() > 1:
         return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -52,7 +51,7 @@ def _linked(chain: Sequence[Posting]) -> list[TransferRequest]:
     """Every member but the last carries the linked flag: all or nothing."""
     last = len(chain) - 1
     return [
-        replace(p.request(), flags=TransferFlags.LINKED) if n < last else p.request()
+        p.request()._replace(flags=TransferFlags.LINKED) if n < last else p.request()
         for n, p in enumerate(chain)
     ]
 

@@ -31,6 +31,7 @@ from clearing.ledger._contract import (
     TransferResult,
 )
 from clearing.ledger._driver import (
+    id_keys,
     insert_transfers,
     select_accounts,
     select_failures,
@@ -48,6 +49,7 @@ from clearing.storage.models import (
 from clearing.values import Currency
 
 _LIMITS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+_LIMITED = int(_LIMITS)
 _NOT_POSTED = int(TransferFlags.PENDING | TransferFlags.VOID_PENDING)
 _CHUNK = 500  # bound on IN (...) lists, well under every driver's parameter limit
 
@@ -64,11 +66,8 @@ def posted_only() -> ColumnElement[bool]:
 
 def load_transfers(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Transfer]:
     """Stored transfers among ``ids``."""
-    return {t.transfer_id: t for t in select_transfers(session.connection(), ids)}
-
-
-def _load_failures(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TransferResult]:
-    return {key: TransferResult(r) for key, r in select_failures(session.connection(), ids)}
+    connection = session.connection()
+    return {t.transfer_id: t for t in select_transfers(connection, id_keys(connection, ids))}
 
 
 def load_accounts(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:
@@ -97,33 +96,42 @@ class DatabaseView:
     def __init__(
         self, session: Session, requests: Sequence[TransferRequest], now: datetime
     ) -> None:
-        pending_ids = list({r.pending_id for r in requests if r.pending_id is not None})
-        own_ids = list({r.transfer_id for r in requests})
-        self._transfers = load_transfers(session, list(set(own_ids) | set(pending_ids)))
-        self._failures = _load_failures(session, own_ids)
-        account_ids = {a for r in requests for a in (r.debit_account_id, r.credit_account_id) if a}
-        account_ids |= {
-            a for t in self._transfers.values() for a in (t.debit_account_id, t.credit_account_id)
-        }
-        self._accounts = load_accounts(session, list(account_ids))
-        self._states = _load_states(session, pending_ids)
-        limited = sorted(a.account_id for a in self._accounts.values() if a.flags & _LIMITS)
-        self._balances = balances(session, limited, now, lock=True)
+        connection = session.connection()
+        own_ids = {r.transfer_id for r in requests}
+        pending_ids = {r.pending_id for r in requests if r.pending_id is not None}
+        own_keys = id_keys(connection, list(own_ids))  # converted once, for two tables
+        wanted = own_keys
+        if pending_ids - own_ids:
+            wanted = [*own_keys, *id_keys(connection, list(pending_ids - own_ids))]
+        stored = select_transfers(connection, wanted)
+        self._transfers = {t.transfer_id: t for t in stored}
+        self._failures = {k: TransferResult(r) for k, r in select_failures(connection, own_keys)}
+        named: set[uuid.UUID | None] = {r.debit_account_id for r in requests}
+        named.update(r.credit_account_id for r in requests)
+        for transfer in stored:
+            named.update((transfer.debit_account_id, transfer.credit_account_id))
+        self._accounts = load_accounts(session, [a for a in named if a is not None])
+        self._states = _load_states(session, list(pending_ids)) if pending_ids else {}
+        limited = sorted(a.account_id for a in self._accounts.values() if int(a.flags) & _LIMITED)
+        self._balances = balances(session, limited, now, lock=True) if limited else {}
+
+    # Each answers at once from an empty table: hashing a UUID runs Python
+    # code, and most batches find no stored transfer, failure or limit.
 
     def account(self, account_id: uuid.UUID) -> Account | None:
         return self._accounts.get(account_id)
 
     def balance(self, account_id: uuid.UUID) -> Balance | None:
-        return self._balances.get(account_id)
+        return self._balances.get(account_id) if self._balances else None
 
     def transfer(self, transfer_id: uuid.UUID) -> Transfer | None:
-        return self._transfers.get(transfer_id)
+        return self._transfers.get(transfer_id) if self._transfers else None
 
     def failure(self, transfer_id: uuid.UUID) -> TransferResult | None:
-        return self._failures.get(transfer_id)
+        return self._failures.get(transfer_id) if self._failures else None
 
     def pending_state(self, pending_id: uuid.UUID) -> PendingState | None:
-        return self._states.get(pending_id)
+        return self._states.get(pending_id) if self._states else None
 
 
 def balances(

@@ -106,7 +106,7 @@ def changed(ledger, request: TransferRequest, *fields: str) -> TransferRequest:
     for name in fields:
         for key, value in CHANGES[name][0].items():
             values[key] = ledger.id(value) if key.endswith("account_id") else value
-    return dataclasses.replace(request, **values)
+    return request._replace(**values)
 
 
 @pytest.mark.parametrize("field", list(CHANGES))
@@ -146,7 +146,7 @@ def test_a_conflicting_post_of_a_pending_transfer_names_the_field(city):
 
 
 def test_the_zero_id_is_refused(city):
-    request = dataclasses.replace(top_up(city, "x", 100), transfer_id=uuid.UUID(int=0))
+    request = top_up(city, "x", 100)._replace(transfer_id=uuid.UUID(int=0))
     assert city.submit(request) == [R.ID_MUST_NOT_BE_ZERO]
     assert city.balance("ann") == Balance()
 
@@ -193,7 +193,7 @@ def test_accounts_in_two_currencies_cannot_trade(city):
 
 def test_the_transfer_currency_must_be_the_accounts_currency(city):
     wrong = top_up(city, "top-up-1", 100)
-    assert city.submit(dataclasses.replace(wrong, currency="KRW")) == [
+    assert city.submit(wrong._replace(currency="KRW")) == [
         R.TRANSFER_MUST_HAVE_THE_SAME_CURRENCY_AS_ACCOUNTS
     ]
     assert city.trial_balance() == {}
@@ -265,7 +265,7 @@ def test_a_closed_account_refuses_money_both_ways(city):
 def linked(*requests: TransferRequest) -> list[TransferRequest]:
     """A chain: every request but the last says "the next one goes with me"."""
     return [
-        dataclasses.replace(r, flags=r.flags | LINKED) if i < len(requests) - 1 else r
+        r._replace(flags=r.flags | LINKED) if i < len(requests) - 1 else r
         for i, r in enumerate(requests)
     ]
 
@@ -306,8 +306,8 @@ def test_a_chain_member_sees_the_members_before_it(city):
 def test_a_chain_left_open_at_the_end_of_the_batch_fails_its_open_tail(city):
     first = top_up(city, "top-up-1", 500)
     tail = [
-        dataclasses.replace(fare(city, "fare-1", 100), flags=LINKED),
-        dataclasses.replace(fare(city, "fare-2", 100), flags=LINKED),
+        fare(city, "fare-1", 100)._replace(flags=LINKED),
+        fare(city, "fare-2", 100)._replace(flags=LINKED),
     ]
     assert city.submit(first, *tail) == [
         R.OK,
@@ -356,14 +356,13 @@ def test_voiding_a_hold_gives_it_all_back(held):
 
 
 def test_a_post_may_name_the_hold_fields_and_must_match_them(held):
-    exact = dataclasses.replace(
-        held.post("capture", "hold", 100),
+    exact = held.post("capture", "hold", 100)._replace(
         debit_account_id=held.id("ann"),
         credit_account_id=held.id("metro"),
         currency="SGD",
         code="fare",
     )
-    wrong_code = dataclasses.replace(exact, transfer_id=held.id("capture-2"), code="top_up")
+    wrong_code = exact._replace(transfer_id=held.id("capture-2"), code="top_up")
     assert held.submit(wrong_code) == [R.PENDING_TRANSFER_HAS_DIFFERENT_CODE]
     assert held.submit(exact) == [R.OK]
     assert held.balance("metro") == Balance(credits_posted=100)

@@ -10,7 +10,6 @@ must hold after every step.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -369,8 +368,7 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         if held is not None and data.draw(st.booleans()):
             # Some clients repeat the pending transfer's fields; they must match.
-            request = dataclasses.replace(
-                request,
+            request = request._replace(
                 debit_account_id=held.debit_account_id,
                 credit_account_id=held.credit_account_id,
                 currency=held.currency,
@@ -388,7 +386,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def draw_retry(self, data: st.DataObject) -> TransferRequest:
         request, _ = data.draw(st.sampled_from(self.history))
-        request = dataclasses.replace(request, flags=request.flags & ~LINKED)
+        request = request._replace(flags=request.flags & ~LINKED)
         field = data.draw(st.sampled_from(RETRY_CHANGES))
         other_account = data.draw(st.sampled_from(list(self.model.accounts)))
         changes = {
@@ -405,7 +403,7 @@ class LedgerMachine(RuleBasedStateMachine):
             "currency": {"currency": "KRW" if request.currency == "SGD" else "SGD"},
             "code": {"code": request.code + "x"},
         }
-        return dataclasses.replace(request, **changes[field])
+        return request._replace(**changes[field])
 
     # -- rules
 
@@ -451,9 +449,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), size=st.integers(2, 4), left_open=st.integers(0, 9))
     def linked_chain(self, data: st.DataObject, size: int, left_open: int) -> None:
         chain = [self.draw_any(data) for _ in range(size)]
-        chain = [dataclasses.replace(r, flags=r.flags | LINKED) for r in chain[:-1]] + chain[-1:]
+        chain = [r._replace(flags=r.flags | LINKED) for r in chain[:-1]] + chain[-1:]
         if left_open == 0:  # now and then a client forgets to close the chain
-            chain[-1] = dataclasses.replace(chain[-1], flags=chain[-1].flags | LINKED)
+            chain[-1] = chain[-1]._replace(flags=chain[-1].flags | LINKED)
         self.submit(chain)
 
     @rule(data=st.data(), size=st.integers(2, 4))
