@@ -122,15 +122,17 @@ def transfer_rows(transfers: Sequence[Transfer], *, sqlite: bool) -> list[tuple[
     stamped_at: datetime | None = None
     stamp: str | None = None
     for t in transfers:
-        if t.timestamp is not stamped_at:  # a batch shares one timestamp
-            stamped_at, stamp = t.timestamp, sqlite_instant(t.timestamp)
-        flags = int(t.flags)
-        expires = t.expires_at if flags & _PENDING and t.timeout else None
+        # Unpacked at once: a named tuple's fields are cheaper so than one by one.
+        transfer_id, debit, credit, amount, currency, code, user_data, flag_set, pending_id, \
+            timeout, timestamp = t  # fmt: skip
+        if timestamp is not stamped_at:  # a batch shares one timestamp
+            stamped_at, stamp = timestamp, sqlite_instant(timestamp)
+        flags = int(flag_set)
+        expires = t.expires_at if flags & _PENDING and timeout else None
         rows.append(
             (
-                t.transfer_id.hex, t.debit_account_id.hex, t.credit_account_id.hex, t.amount,
-                t.currency, t.code, t.user_data, flags,
-                t.pending_id.hex if t.pending_id else None, t.timeout,
+                transfer_id.hex, debit.hex, credit.hex, amount, currency, code, user_data, flags,
+                pending_id.hex if pending_id else None, timeout,
                 sqlite_instant(expires) if expires else None, stamp,
             )
         )  # fmt: skip

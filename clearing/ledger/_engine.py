@@ -187,17 +187,8 @@ def _run_chain(
 
 
 def _apply(overlay: _Overlay, request: TransferRequest, now: datetime) -> R:
-    result = _check_identity(overlay, request)
-    if result is not None:
-        return result
-    if int(request.flags) & _RESOLVING:
-        return _resolve_pending(overlay, request, now)
-    return _move(overlay, request, now)
-
-
-def _check_identity(overlay: _Overlay, request: TransferRequest) -> R | None:
-    """Flags and id checks, then idempotency: a known id answers ``exists``
-    or names the first field that differs."""
+    """Flags and id checks, then idempotency (a known id answers ``exists``
+    or names the first field that differs), then the transfer itself."""
     flags = int(request.flags)
     if flags & ~_KNOWN:
         return R.RESERVED_FLAG
@@ -214,9 +205,12 @@ def _check_identity(overlay: _Overlay, request: TransferRequest) -> R | None:
     failed = overlay.changes.failures
     if failed and transfer_id in failed:
         return R.ID_ALREADY_FAILED
-    if (flags & _PHASE_FLAGS).bit_count() > 1:
-        return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
-    return None
+    if flags & _PHASE_FLAGS:
+        if (flags & _PHASE_FLAGS).bit_count() > 1:
+            return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+        if flags & _RESOLVING:
+            return _resolve_pending(overlay, request, now)
+    return _move(overlay, request, now)
 
 
 def _compare(request: TransferRequest, stored: Transfer, overlay: _Overlay) -> R:
@@ -251,22 +245,6 @@ def _compare(request: TransferRequest, stored: Transfer, overlay: _Overlay) -> R
     return R.EXISTS
 
 
-def _accounts(overlay: _Overlay, request: TransferRequest) -> tuple[Account, Account] | R:
-    assert request.debit_account_id is not None
-    assert request.credit_account_id is not None
-    debit = overlay.view.account(request.debit_account_id)
-    if debit is None:
-        return R.DEBIT_ACCOUNT_NOT_FOUND
-    credit = overlay.view.account(request.credit_account_id)
-    if credit is None:
-        return R.CREDIT_ACCOUNT_NOT_FOUND
-    if debit.currency != credit.currency:
-        return R.ACCOUNTS_MUST_HAVE_THE_SAME_CURRENCY
-    if request.currency != debit.currency:
-        return R.TRANSFER_MUST_HAVE_THE_SAME_CURRENCY_AS_ACCOUNTS
-    return debit, credit
-
-
 def _static_checks(request: TransferRequest) -> R | None:
     debit, credit = request.debit_account_id, request.credit_account_id
     if debit is None or debit.int == _ZERO:
@@ -289,35 +267,46 @@ def _static_checks(request: TransferRequest) -> R | None:
 
 
 def _move(overlay: _Overlay, request: TransferRequest, now: datetime) -> R:
-    """A single-phase or pending transfer."""
+    """A single-phase or pending transfer. The account checks are written
+    out here, in their order of precedence: this runs for every fare."""
     result = _static_checks(request)
     if result is not None:
         return result
-    found = _accounts(overlay, request)
-    if isinstance(found, R):
-        return found
-    debit, credit = found
+    debit_id, credit_id = request.debit_account_id, request.credit_account_id
+    assert debit_id is not None  # as _static_checks made sure
+    assert credit_id is not None
+    view = overlay.view
+    debit = view.account(debit_id)
+    if debit is None:
+        return R.DEBIT_ACCOUNT_NOT_FOUND
+    credit = view.account(credit_id)
+    if credit is None:
+        return R.CREDIT_ACCOUNT_NOT_FOUND
+    if debit.currency != credit.currency:
+        return R.ACCOUNTS_MUST_HAVE_THE_SAME_CURRENCY
+    if request.currency != debit.currency:
+        return R.TRANSFER_MUST_HAVE_THE_SAME_CURRENCY_AS_ACCOUNTS
     if int(debit.flags) & _CLOSED:
         return R.DEBIT_ACCOUNT_ALREADY_CLOSED
     if int(credit.flags) & _CLOSED:
         return R.CREDIT_ACCOUNT_ALREADY_CLOSED
-    pending = bool(int(request.flags) & _PENDING)
+    pending = int(request.flags) & _PENDING
     amount = request.amount
-    debit_balance = overlay.balance(debit.account_id)
-    credit_balance = overlay.balance(credit.account_id)
+    debit_balance = overlay.balance(debit_id)
+    credit_balance = overlay.balance(credit_id)
     result = _check_limits(debit, credit, debit_balance, credit_balance, amount)
     if result is not None:
         return result
     if debit_balance is not None:
         overlay.set_balance(
-            debit.account_id,
+            debit_id,
             debit_balance.add(
                 debits_pending=amount if pending else 0, debits_posted=0 if pending else amount
             ),
         )
     if credit_balance is not None:
         overlay.set_balance(
-            credit.account_id,
+            credit_id,
             credit_balance.add(
                 credits_pending=amount if pending else 0, credits_posted=0 if pending else amount
             ),
@@ -325,8 +314,8 @@ def _move(overlay: _Overlay, request: TransferRequest, now: datetime) -> R:
     overlay.add_transfer(
         Transfer(
             request.transfer_id,
-            debit.account_id,
-            credit.account_id,
+            debit_id,
+            credit_id,
             amount,
             debit.currency,
             request.code,
