@@ -74,11 +74,11 @@ class _Overlay:
     def __init__(self, view: LedgerView) -> None:
         self.view = view
         self.changes = LedgerChanges()
-        self._new: dict[uuid.UUID, Transfer] = {}
-        self._undo: list[tuple[dict[uuid.UUID, Any], uuid.UUID, Any]] | None = None
+        self._new: dict[int, Transfer] = {}  # by the integer of the id: it hashes in C
+        self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
 
     def transfer(self, transfer_id: uuid.UUID) -> Transfer | None:
-        return self._new.get(transfer_id) or self.view.transfer(transfer_id)
+        return self._new.get(transfer_id.int) or self.view.transfer(transfer_id)
 
     def balance(self, account_id: uuid.UUID) -> Balance | None:
         staged = self.changes.balances
@@ -101,9 +101,9 @@ class _Overlay:
             else:
                 table[key] = previous
         kept = set(self._new)
-        self.changes.transfers = [t for t in self.changes.transfers if t.transfer_id in kept]
+        self.changes.transfers = [t for t in self.changes.transfers if t.transfer_id.int in kept]
 
-    def _put(self, table: dict[uuid.UUID, Any], key: uuid.UUID, value: object) -> None:
+    def _put(self, table: dict[Any, Any], key: object, value: object) -> None:
         if self._undo is not None:
             self._undo.append((table, key, table.get(key)))
         table[key] = value
@@ -112,7 +112,7 @@ class _Overlay:
         self._put(self.changes.balances, account_id, balance)
 
     def add_transfer(self, transfer: Transfer) -> None:
-        self._put(self._new, transfer.transfer_id, transfer)
+        self._put(self._new, transfer.transfer_id.int, transfer)
         self.changes.transfers.append(transfer)
 
     def resolve(self, pending_id: uuid.UUID, state: PendingState, by: uuid.UUID) -> None:

@@ -34,11 +34,16 @@ def _lock(session: Session, mode: str) -> None:
         session.execute(text(f"LOCK TABLE ledger_horizon IN {mode} MODE"))
 
 
+# Built once: every ledger batch reads the horizon, and building the
+# statement cost more than running it.
+_CURRENT = select(LedgerHorizonRow.horizon).where(LedgerHorizonRow.singleton == 1)
+
+
 def current_horizon(session: Session) -> datetime | None:
     """The horizon as last committed, without holding it. Every transfer
     created at or before it has committed: the close that set it waited for
     the postings that could be."""
-    return session.scalar(select(LedgerHorizonRow.horizon).where(LedgerHorizonRow.singleton == 1))
+    return session.scalar(_CURRENT)
 
 
 def after_horizon(session: Session, now: datetime) -> datetime:

@@ -73,10 +73,18 @@ def load_transfers(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID
 def load_accounts(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:
     """Accounts among ``ids``: committed ones from the account cache, the
     rest from the database (staged for the cache if this transaction commits)."""
-    found, missing = account_cache(session).lookup(ids)
-    read = select_accounts(session.connection(), missing)
-    stage(session, read)
-    found.update((a.account_id, a) for a in read)
+    found = _accounts_by_number(session, {i.int for i in ids})
+    return {account.account_id: account for account in found.values()}
+
+
+def _accounts_by_number(session: Session, numbers: Iterable[int]) -> dict[int, Account]:
+    """``load_accounts`` keyed by the integers of the ids, as the account
+    cache is."""
+    found, missing = account_cache(session).lookup(numbers)
+    if missing:
+        read = select_accounts(session.connection(), [uuid.UUID(int=n) for n in missing])
+        stage(session, read)
+        found.update((a.account_id.int, a) for a in read)
     return found
 
 
@@ -106,11 +114,12 @@ class DatabaseView:
         stored = select_transfers(connection, wanted)
         self._transfers = {t.transfer_id: t for t in stored}
         self._failures = {k: TransferResult(r) for k, r in select_failures(connection, own_keys)}
-        named: set[uuid.UUID | None] = {r.debit_account_id for r in requests}
-        named.update(r.credit_account_id for r in requests)
+        # Accounts by the integers of their ids: see AccountCache.
+        named = {r.debit_account_id.int for r in requests if r.debit_account_id is not None}
+        named.update(r.credit_account_id.int for r in requests if r.credit_account_id is not None)
         for transfer in stored:
-            named.update((transfer.debit_account_id, transfer.credit_account_id))
-        self._accounts = load_accounts(session, [a for a in named if a is not None])
+            named.update((transfer.debit_account_id.int, transfer.credit_account_id.int))
+        self._accounts = _accounts_by_number(session, named)
         self._states = _load_states(session, list(pending_ids)) if pending_ids else {}
         limited = sorted(a.account_id for a in self._accounts.values() if int(a.flags) & _LIMITED)
         self._balances = balances(session, limited, now, lock=True) if limited else {}
@@ -119,7 +128,7 @@ class DatabaseView:
     # code, and most batches find no stored transfer, failure or limit.
 
     def account(self, account_id: uuid.UUID) -> Account | None:
-        return self._accounts.get(account_id)
+        return self._accounts.get(account_id.int)
 
     def balance(self, account_id: uuid.UUID) -> Balance | None:
         return self._balances.get(account_id) if self._balances else None

@@ -53,7 +53,7 @@ def rows_by_keys(
     rows: list[Any] = []
     for start in range(0, len(keys), _SQLITE_CHUNK):
         chunk = tuple(keys[start : start + _SQLITE_CHUNK])
-        marks = ", ".join("?" for _ in chunk)
+        marks = ", ".join("?" * len(chunk))
         statement = f"SELECT {columns} FROM {table} WHERE {key} IN ({marks})"
         rows.extend(connection.exec_driver_sql(statement, chunk).all())
     return rows

@@ -81,13 +81,15 @@ def account(n: int) -> Account:
 def test_the_cache_keeps_at_most_its_capacity_and_forgets_the_least_recently_used():
     cache = AccountCache(capacity=3)
     cache.add(account(n) for n in range(3))
-    found, missing = cache.lookup([account(0).account_id])  # 0 is now the most recent
-    assert list(found) == [account(0).account_id]
+    found, missing = cache.lookup([account(0).account_id.int])  # 0 is now the most recent
+    assert list(found.values()) == [account(0)]
     assert missing == []
 
     cache.add([account(3), account(4)])
 
     assert len(cache) == 3
-    found, missing = cache.lookup(account(n).account_id for n in range(5))
-    assert set(found) == {account(n).account_id for n in (0, 3, 4)}
-    assert missing == [account(1).account_id, account(2).account_id]
+    assert account(0).account_id in cache
+    assert account(1).account_id not in cache
+    found, missing = cache.lookup(account(n).account_id.int for n in range(5))
+    assert set(found.values()) == {account(n) for n in (0, 3, 4)}
+    assert missing == [account(1).account_id.int, account(2).account_id.int]
