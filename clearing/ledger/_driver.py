@@ -4,6 +4,8 @@ failures and accounts and writes its transfers.
 
 Values are converted exactly as the column types would (UUIDs as 32-digit
 hex and instants as naive UTC text on SQLite; native types on PostgreSQL).
+A UUID's hex is spelled ``u.int.to_bytes(16).hex()`` where every transfer
+pays for it: the same digits as ``u.hex``, in less than half the time.
 Reading the same rows back through SQLAlchemy's column types, as the Merkle
 log does for every transfer, checks that they agree.
 """
@@ -55,7 +57,7 @@ def _sqlite_uuid(value: str | None) -> uuid.UUID | None:
 def id_keys(connection: Connection, ids: Sequence[uuid.UUID]) -> Sequence[object]:
     """``ids`` as the driver compares them (hex text on SQLite). A batch that
     looks up the same ids in several tables converts them once."""
-    return [i.hex for i in ids] if is_sqlite(connection) else ids
+    return [i.int.to_bytes(16).hex() for i in ids] if is_sqlite(connection) else ids
 
 
 def _rows_by_ids(
@@ -131,7 +133,8 @@ def transfer_rows(transfers: Sequence[Transfer], *, sqlite: bool) -> list[tuple[
         expires = t.expires_at if flags & _PENDING and timeout else None
         rows.append(
             (
-                transfer_id.hex, debit.hex, credit.hex, amount, currency, code, user_data, flags,
+                transfer_id.int.to_bytes(16).hex(), debit.int.to_bytes(16).hex(),
+                credit.int.to_bytes(16).hex(), amount, currency, code, user_data, flags,
                 pending_id.hex if pending_id else None, timeout,
                 sqlite_instant(expires) if expires else None, stamp,
             )
