@@ -66,6 +66,23 @@ def _rows_by_ids(
     return rows_by_keys(connection, columns, table, key, id_keys(connection, ids))
 
 
+def may_hold_any(connection: Connection, table: str, keys: Sequence[Any]) -> bool:
+    """Whether ``table`` may hold a transfer id among ``keys`` (driver values,
+    see ``id_keys``): False only when it holds none between the least and
+    the greatest of them, which one index seek tells.
+
+    On SQLite looking up an ``IN`` list costs about 0.3 ms per thousand
+    keys even in an empty table. Clients that choose time-ordered ids, as
+    TigerBeetle advises, send batches of ids above every stored one, and
+    their lookups are skipped. PostgreSQL takes a batch's keys as one array
+    in one round trip; a check would be a second, so it always answers True.
+    """
+    if not keys or not is_sqlite(connection):
+        return bool(keys)
+    statement = f"SELECT 1 FROM {table} WHERE transfer_id BETWEEN ? AND ? LIMIT 1"
+    return connection.exec_driver_sql(statement, (min(keys), max(keys))).first() is not None
+
+
 def select_transfers(connection: Connection, keys: Sequence[object]) -> list[Transfer]:
     """Stored transfers among ``keys`` (see ``id_keys``)."""
     rows = rows_by_keys(connection, _READ_COLUMNS, "ledger_transfers", "transfer_id", keys)

@@ -1,0 +1,57 @@
+"""A batch finds every stored and failed id it repeats, wherever it lies.
+
+Before looking its ids up one by one, a batch asks whether any stored id
+lies between its least and greatest (``may_hold_any``), and skips the
+lookups when none does. Clients rely on idempotency whatever ids they
+choose: a retry hidden among new ids, at either end of the batch or in the
+middle of the stored range, must still answer ``exists`` or
+``id_already_failed``, and nothing may be written twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from clearing.ledger import TransferResult as R
+
+STORED = (1_000, 2_000, 3_000)
+
+
+def fare(ledger, number: int, debit: str = "ann"):
+    return ledger.transfer(f"fare-{number}", debit, "metro", 100)._replace(
+        transfer_id=uuid.UUID(int=number)
+    )
+
+
+@pytest.fixture
+def books(ledger):
+    ledger.account("ann")
+    ledger.account("bank", code="bank")
+    ledger.account("metro", code="fare_revenue")
+    assert ledger.submit(ledger.transfer("top-up", "bank", "ann", 100_000)) == [R.OK]
+    assert ledger.submit(*(fare(ledger, n) for n in STORED)) == [R.OK] * 3
+    # An id that failed for a reason of state stays failed.
+    assert ledger.submit(fare(ledger, 2_500, debit="nobody")) == [R.DEBIT_ACCOUNT_NOT_FOUND]
+    return ledger
+
+
+@pytest.mark.parametrize(
+    ("numbers", "expected"),
+    [
+        ((4_000, 4_001, 4_002), [R.OK, R.OK, R.OK]),  # all above what is stored
+        ((10, 11), [R.OK, R.OK]),  # all below
+        ((3_000, 4_000, 4_001), [R.EXISTS, R.OK, R.OK]),  # the greatest stored, then new
+        ((1, 2, 1_000), [R.OK, R.OK, R.EXISTS]),  # new, then the least stored
+        ((1_500, 2_000, 2_700), [R.OK, R.EXISTS, R.OK]),  # one stored among new ones
+        ((2_499, 2_500, 2_501), [R.OK, R.ID_ALREADY_FAILED, R.OK]),  # a failed id
+        ((2_500, 9_000), [R.ID_ALREADY_FAILED, R.OK]),  # failed, then far above
+    ],
+)
+def test_a_batch_finds_the_stored_and_failed_ids_it_repeats(books, numbers, expected):
+    balance = books.balance("ann")
+    assert books.submit(*(fare(books, n) for n in numbers)) == expected
+    new = expected.count(R.OK)
+    assert books.balance("ann").debits_posted == balance.debits_posted + 100 * new
+    assert books.trial_balance() == {"SGD": (100_000 + 100 * (3 + new),) * 2}
