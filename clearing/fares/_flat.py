@@ -98,17 +98,30 @@ def price_flat(taps: Iterable[Tap], context: PricingContext) -> list[Charge | Un
     return [_price_one(tap, context) for tap in taps if tap.direction is Direction.ON]
 
 
+_FARES_READ = "clearing.fares.flat_fares"
+
+
 def load_flat_fares(session: Session) -> dict[tuple[ParticipantId, Mode], Money]:
-    rows = session.scalars(select(FlatFareRow))
-    return {
-        (row.operator_id, Mode(row.mode)): Money(row.amount_minor, row.currency) for row in rows
-    }
+    """The flat fare of each operator and mode, read once per session: a
+    transaction that stores several reader batches prices them all with the
+    fares it read first."""
+    fares: dict[tuple[ParticipantId, Mode], Money] | None = session.info.get(_FARES_READ)
+    if fares is None:
+        columns = (FlatFareRow.operator_id, FlatFareRow.mode, FlatFareRow.amount_minor)
+        rows = session.execute(select(*columns, FlatFareRow.currency))
+        fares = {
+            (operator, Mode(mode)): Money(amount, currency)
+            for operator, mode, amount, currency in rows
+        }
+        session.info[_FARES_READ] = fares
+    return fares
 
 
 def set_flat_fare(
     session: Session, operator_id: ParticipantId, mode: Mode, fare: Money, now: datetime
 ) -> None:
     check_currency(fare.currency)
+    session.info.pop(_FARES_READ, None)
     if fare.minor_units < 0:
         raise InvalidRequestError("a fare cannot be negative", field="fare.minor_units")
     operator = session.get(ParticipantRow, operator_id)

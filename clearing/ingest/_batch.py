@@ -173,14 +173,15 @@ def _journal_row(valid: _Valid, batch_id: str, now: datetime) -> JournalRow:
 
 
 def _fare_posting(charge: Charge, tap: Tap) -> Posting:
-    currency = charge.amount.currency
-    return Posting(
-        transfer_id=fare_transfer_id(tap.device_id, tap.device_sequence, tap.tap_id),
-        debit=AccountRef(charge.issuer_id, AccountCode.RIDER_FUNDS, currency, charge.medium_token),
-        credit=AccountRef(charge.operator_id, AccountCode.FARE_REVENUE, currency),
-        amount=charge.amount,
-        code="fare",
-        user_data=charge.tap_id,
+    tap_id, operator_id, issuer_id, medium_token, amount = charge
+    currency = amount.currency
+    return Posting(  # by position: every fare makes one
+        fare_transfer_id(tap.device_id, tap.device_sequence, tap_id),
+        AccountRef(issuer_id, AccountCode.RIDER_FUNDS, currency, medium_token),
+        AccountRef(operator_id, AccountCode.FARE_REVENUE, currency),
+        amount,
+        "fare",
+        tap_id,
     )
 
 

@@ -36,15 +36,11 @@ class Posting(NamedTuple):
     user_data: str
 
     def request(self) -> TransferRequest:
-        return TransferRequest(
-            transfer_id=self.transfer_id,
-            debit_account_id=account_id_for(self.debit),
-            credit_account_id=account_id_for(self.credit),
-            amount=self.amount.minor_units,
-            currency=self.amount.currency,
-            code=self.code,
-            user_data=self.user_data,
-        )
+        transfer_id, debit, credit, (amount, currency), code, user_data = self
+        return TransferRequest(  # by position: every fare makes one
+            transfer_id, account_id_for(debit), account_id_for(credit), amount, currency, code,
+            user_data,
+        )  # fmt: skip
 
 
 def _linked(chain: Sequence[Posting]) -> list[TransferRequest]:
@@ -75,7 +71,12 @@ def post_chains(
     if not postings:
         return []
     ensure_accounts(session, (ref for p in postings for ref in (p.debit, p.credit)), now)
-    requests = [request for chain in chains if chain for request in _linked(chain)]
+    requests: list[TransferRequest] = []
+    for chain in chains:
+        if len(chain) == 1:  # most chains are one fare: nothing to link
+            requests.append(chain[0].request())
+        elif chain:
+            requests.extend(_linked(chain))
     results = create_transfers(session, requests, now)
     refused = [
         (posting.transfer_id, result)

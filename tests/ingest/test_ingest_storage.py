@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from clearing.fares import set_flat_fare
+from clearing.fares import load_flat_fares, set_flat_fare
 from clearing.ingest import Ingestor, TapRejectReason, TapStatus
 from clearing.ingest import _batch as batch_module
 from clearing.ingest._journal import JournalRow, append_taps, stored_digests
@@ -212,3 +212,14 @@ def test_concurrent_batches_on_sqlite_queue_in_process_not_on_the_busy_timeout(
             assert session.scalar(select(func.count()).select_from(TapRow)) == 6 * 6 * 50
     finally:
         db.dispose()
+
+
+def test_fares_read_once_per_transaction_follow_a_change_made_in_it(database: Database) -> None:
+    """A transaction that stores several reader batches reads the fares once;
+    one that changes a fare prices what follows with the new fare."""
+    with database.transaction() as session:
+        assert load_flat_fares(session) == {("op", Mode.METRO): Money(150, "SGD")}
+        set_flat_fare(session, "op", Mode.METRO, Money(170, "SGD"), NOW)
+        assert load_flat_fares(session) == {("op", Mode.METRO): Money(170, "SGD")}
+    with database.transaction() as session:
+        assert load_flat_fares(session) == {("op", Mode.METRO): Money(170, "SGD")}
