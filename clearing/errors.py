@@ -37,6 +37,12 @@ class ForbiddenError(FarebridgeError):
     """The caller's role or ownership does not allow this operation."""
 
 
+class MigrationRefusedError(FarebridgeError):
+    """The database holds rows the newer schema would refuse. The migration
+    was rolled back whole and the database is as it was: mend the rows named,
+    then migrate again."""
+
+
 class NothingToCloseError(FarebridgeError):
     """A clearing cycle can only be closed once there is a ledger transfer that
     no earlier cycle cleared."""

@@ -20,11 +20,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from clearing.errors import InvalidRequestError
+from clearing.errors import InvalidRequestError, MigrationRefusedError
 
 DEFAULT_DATABASE_URL = "sqlite:///farebridge.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -200,11 +200,10 @@ def _check_foreign_keys(connection: Connection) -> None:
     orphans = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
     if orphans:
         table, rowid, parent, _ = orphans[0]
-        reason = (
+        raise MigrationRefusedError(
             f"the migration would leave {len(orphans)} rows whose foreign keys find no row; "
-            f"the first is row {rowid} of {table}, referring to {parent}"
+            f"the first is row {rowid} of {table}, referring to {parent}. Nothing was changed"
         )
-        raise IntegrityError("PRAGMA foreign_key_check", None, sqlite3.IntegrityError(reason))
 
 
 def alembic_config() -> Config:

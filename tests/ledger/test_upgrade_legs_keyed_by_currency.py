@@ -9,6 +9,8 @@ carrying it over, and to leave the database as it found it when it refuses.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from clearing.errors import MigrationRefusedError
 from clearing.ledger import LedgerLog, TransferFlags, TransferResult, ledger_origin
 from clearing.registry import register_participant
 from clearing.storage import Database
@@ -128,13 +131,26 @@ def test_an_upgrade_that_would_carry_over_a_broken_transfer_is_refused_whole(
         session.execute(text("DROP TRIGGER ledger_transfers_balanced"))
     _forge(database, "forged", "kim", "metro", "SGD")
     before = _contents(database)
-    with pytest.raises(IntegrityError, match="1 rows whose foreign keys find no row"):
+    with pytest.raises(MigrationRefusedError, match="1 rows whose foreign keys find no row"):
         database.migrate()
     assert _contents(database) == before
     with database.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         assert version == BEFORE
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    database.dispose()
+    refused = subprocess.run(
+        [sys.executable, "-m", "clearing", "migrate", "--db", database.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2, refused.stderr
+    message = " ".join(refused.stderr.split())  # as wrapped for the terminal
+    assert "Traceback" not in message
+    assert "1 rows whose foreign keys find no row" in message
+    assert "Nothing was changed" in message
 
 
 def test_rolling_back_the_upgrade_brings_back_the_balance_trigger(old_books: Ledger) -> None:
