@@ -329,10 +329,12 @@ def ensure_accounts(session: Session, refs: Iterable[AccountRef], now: datetime)
     one the account cache holds is known to exist."""
     cache = account_cache(session)
     wanted = {account_id_for(r): r for r in set(refs)}
+    # Sorted (a fixed order of inserts) after the cache has answered: most
+    # accounts are known, and UUIDs compare in Python code.
+    missing = sorted((a, r) for a, r in wanted.items() if a not in cache)
     unknown = [
         Account(a, r.participant_id, r.currency, r.code.value, medium_token=r.medium_token)
-        for a, r in sorted(wanted.items())
-        if a not in cache
+        for a, r in missing
     ]
     insert_missing(session, LedgerAccountRow, [_account_row(a, now) for a in unknown])
     stage(session, unknown)
