@@ -10,13 +10,17 @@ middle of the stored range, must still answer ``exists`` or
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearing.ledger import TransferResult as R
 
 STORED = (1_000, 2_000, 3_000)
+SPACES = itertools.count(1)
 
 
 def fare(ledger, number: int, debit: str = "ann"):
@@ -55,3 +59,31 @@ def test_a_batch_finds_the_stored_and_failed_ids_it_repeats(books, numbers, expe
     new = expected.count(R.OK)
     assert books.balance("ann").debits_posted == balance.debits_posted + 100 * new
     assert books.trial_balance() == {"SGD": (100_000 + 100 * (3 + new),) * 2}
+
+
+ids = st.integers(min_value=1, max_value=48)
+
+
+@given(
+    stored=st.sets(ids, max_size=8),
+    failed=st.sets(ids, max_size=4),
+    batch=st.lists(ids, min_size=1, max_size=12),
+)
+def test_any_batch_answers_as_if_every_id_were_looked_up(ledger, stored, failed, batch):
+    """Small ids from one narrow space, so that batches fall below, above,
+    around and inside what is stored, in every combination; each example
+    takes a space of its own in the same ledger."""
+    space = next(SPACES) << 64
+    failed -= stored
+    ledger.open(ledger.describe("ann"), ledger.describe("metro", code="fare_revenue"))
+    if stored:
+        assert ledger.submit(*(fare(ledger, space | n) for n in sorted(stored))) == [R.OK] * len(
+            stored
+        )
+    for n in sorted(failed):
+        assert ledger.submit(fare(ledger, space | n, debit="nobody")) == [R.DEBIT_ACCOUNT_NOT_FOUND]
+    expected, seen = [], set(stored)
+    for n in batch:
+        expected.append(R.ID_ALREADY_FAILED if n in failed else R.EXISTS if n in seen else R.OK)
+        seen |= {n} - failed
+    assert ledger.submit(*(fare(ledger, space | n) for n in batch)) == expected
