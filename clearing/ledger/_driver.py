@@ -66,7 +66,7 @@ def _rows_by_ids(
     return rows_by_keys(connection, columns, table, key, id_keys(connection, ids))
 
 
-def may_hold_any(connection: Connection, table: str, keys: Sequence[Any]) -> bool:
+def _may_hold_any(connection: Connection, table: str, keys: Sequence[Any]) -> bool:
     """Whether ``table`` may hold a transfer id among ``keys`` (driver values,
     see ``id_keys``): False only when it holds none between the least and
     the greatest of them, which one index seek tells.
@@ -85,6 +85,8 @@ def may_hold_any(connection: Connection, table: str, keys: Sequence[Any]) -> boo
 
 def select_transfers(connection: Connection, keys: Sequence[object]) -> list[Transfer]:
     """Stored transfers among ``keys`` (see ``id_keys``)."""
+    if not _may_hold_any(connection, "ledger_transfers", keys):
+        return []
     rows = rows_by_keys(connection, _READ_COLUMNS, "ledger_transfers", "transfer_id", keys)
     if not is_sqlite(connection):
         return [
@@ -106,6 +108,8 @@ def select_transfers(connection: Connection, keys: Sequence[object]) -> list[Tra
 
 def select_failures(connection: Connection, keys: Sequence[object]) -> list[tuple[uuid.UUID, str]]:
     """Ids among ``keys`` (see ``id_keys``) that failed for good, with why."""
+    if not _may_hold_any(connection, "ledger_failures", keys):
+        return []
     rows = rows_by_keys(connection, "transfer_id, result", "ledger_failures", "transfer_id", keys)
     if is_sqlite(connection):
         return [(uuid.UUID(hex=key), result) for key, result in rows]

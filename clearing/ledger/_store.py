@@ -33,7 +33,6 @@ from clearing.ledger._contract import (
 from clearing.ledger._driver import (
     id_keys,
     insert_transfers,
-    may_hold_any,
     select_accounts,
     select_failures,
     select_transfers,
@@ -112,14 +111,10 @@ class DatabaseView:
         wanted = own_keys
         if pending_ids - own_ids:
             wanted = [*own_keys, *id_keys(connection, list(pending_ids - own_ids))]
-        stored: list[Transfer] = []
-        if may_hold_any(connection, "ledger_transfers", wanted):
-            stored = select_transfers(connection, wanted)
+        stored = select_transfers(connection, wanted)
         self._transfers = {t.transfer_id: t for t in stored}
-        self._failures = {}
-        if may_hold_any(connection, "ledger_failures", own_keys):
-            failures = select_failures(connection, own_keys)
-            self._failures = {key: TransferResult(result) for key, result in failures}
+        failures = select_failures(connection, own_keys)
+        self._failures = {key: TransferResult(result) for key, result in failures}
         # Accounts by the integers of their ids: see AccountCache.
         named = {r.debit_account_id.int for r in requests if r.debit_account_id is not None}
         named.update(r.credit_account_id.int for r in requests if r.credit_account_id is not None)

@@ -158,7 +158,7 @@ class Database:
         """All of one upgrade or downgrade in one transaction."""
         with (
             self.engine.connect() as connection,
-            _foreign_keys_deferred_to_commit(connection),
+            _foreign_keys_off(connection),
             connection.begin(),
         ):
             config = alembic_config()
@@ -171,7 +171,7 @@ class Database:
 
 
 @contextmanager
-def _foreign_keys_deferred_to_commit(connection: Connection) -> Iterator[None]:
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
     """On SQLite, foreign keys off for the migrations on ``connection``.
 
     SQLite changes a table's constraints only by building the table again

@@ -1,7 +1,7 @@
 """A batch finds every stored and failed id it repeats, wherever it lies.
 
 Before looking its ids up one by one, a batch asks whether any stored id
-lies between its least and greatest (``may_hold_any``), and skips the
+lies between its least and greatest (``_may_hold_any``), and skips the
 lookups when none does. Clients rely on idempotency whatever ids they
 choose: a retry hidden among new ids, at either end of the batch or in the
 middle of the stored range, must still answer ``exists`` or
