@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from clearing.server import ServerSettings, start_server
+from clearing.server import ServerSettings, start_server, tune_collector_for_serving
 from simulators._city import CLEARING_HOUSE, CURRENCY
 
 
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             clock=SimulatedClock(options.clock_file).now,
         )
     )
+    tune_collector_for_serving()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         running.stop()

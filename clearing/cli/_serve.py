@@ -11,7 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from clearing.cli._output import console
-from clearing.server import ServerSettings, start_server
+from clearing.server import ServerSettings, start_server, tune_collector_for_serving
 from clearing.settlement import parse_schedule
 from clearing.storage import DEFAULT_DATABASE_URL, Database
 
@@ -68,6 +68,7 @@ def serve(
             max_group_taps=max_group_taps,
         )
     )
+    tune_collector_for_serving()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         running.stop()
