@@ -14,6 +14,7 @@ checkpoints, where every index page a batch touches is written whole.
     .venv/bin/python benchmarks/end_to_end.py [--taps 200000] [--readers 8]
         [--batch 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
         [--skip-postgres] [--duration SECONDS] [--max-group-taps N [N ...]]
+        [--without NAME ...]
 
 Sustained mode, ``--duration SECONDS``: the readers seal fresh batches as
 they go and keep submitting for that long; the server's resident memory is
@@ -21,6 +22,11 @@ sampled every ``--sample-every`` seconds, and the report adds taps/s minute
 by minute and the memory series (first minute, last minute, peak, and the
 slope over the second half), so both decay and growth show. The ceiling then
 runs for ``--ceiling-duration`` seconds, its batches sealed the same way.
+
+``--without NAME`` drops an index or trigger of the tap path after the server
+has migrated and before any tap, as ``tap_storage.py`` does for storage
+alone: what that index costs the whole tap path (queries that need it are
+not on the path these readers drive).
 """
 
 from __future__ import annotations
@@ -45,9 +51,11 @@ from typing import NamedTuple
 
 import grpc
 from _postgres import scratch_schema
+from _schema import drop_schema_items
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.pki import PkiLayout, init_pki
+from clearing.storage import Database
 from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
 from farebridge.v1 import (
     clearing_service_pb2,
@@ -330,6 +338,12 @@ def _farebridge(
     )
     server.start()
     try:
+        if args.without:  # the server has migrated the schema; no tap has come yet
+            database = Database(database_url)
+            try:
+                drop_schema_items(database, args.without)
+            finally:
+                database.dispose()
         work: Work = {}
         keys: dict[str, bytes] = {}
         for n in range(args.readers):
@@ -470,6 +484,9 @@ def main() -> None:
                         help="the server's group commit limit (default: the server's own, "
                              "4000 on SQLite, 1 on PostgreSQL); several values run each in "
                              "turn, for a same-run comparison")  # fmt: skip
+    parser.add_argument("--without", action="append", default=[], metavar="NAME",
+                        help="drop this index or trigger before the readers start, to price "
+                             "it end to end (repeatable)")  # fmt: skip
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pki", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -482,6 +499,7 @@ def main() -> None:
         runs: list[Run] = []
         for number, group in enumerate(args.max_group_taps):
             shown = "" if group is None else f", groups of {group:,} taps"
+            shown += f", without {', '.join(args.without)}" if args.without else ""
             database = folder / f"e2e-{number}.db"
             runs.append(_farebridge(f"farebridge on SQLite{shown}", f"sqlite:///{database}",
                                     layout, folder, args, max_group_taps=group))  # fmt: skip

@@ -32,12 +32,12 @@ import hashlib
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _postgres import scratch_schema
-from sqlalchemy import event, text
+from _schema import drop_schema_items
+from sqlalchemy import event
 
 from clearing.ingest._journal import JournalRow, append_taps
 from clearing.ledger import (
@@ -112,30 +112,10 @@ def _batch(
     return taps, transfers
 
 
-def _drop(database: Database, names: Sequence[str]) -> None:
-    """Drops each named index or trigger of the tap path's tables."""
-    with database.transaction() as session:
-        for name in names:
-            if database.dialect == "sqlite":
-                kind = session.execute(
-                    text("SELECT type FROM sqlite_master WHERE name = :name"), {"name": name}
-                ).scalar_one_or_none()
-                if kind is None:
-                    raise SystemExit(f"--without: SQLite has no index or trigger named {name!r}")
-                session.execute(text(f'DROP {kind.upper()} "{name}"'))
-                continue
-            table = session.execute(
-                text("SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = :name"),
-                {"name": name},
-            ).scalar_one_or_none()
-            on = f' ON "{table}"' if table else ""
-            session.execute(text(f'DROP {"TRIGGER" if table else "INDEX"} "{name}"{on}'))
-
-
 def run(name: str, database: Database, args: argparse.Namespace) -> None:
     start = datetime.now(UTC) - timedelta(days=1)
     _prepare(database, start)
-    _drop(database, args.without)
+    drop_schema_items(database, args.without)
     sqlite = database.dialect == "sqlite"
     print(f"\n{name}" + (f", without {', '.join(args.without)}" if args.without else ""))
     print(f"{'taps':>10}{'taps/s':>10}{'KiB/tap written':>17}")
