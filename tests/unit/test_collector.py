@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from clearing.server._collector import (
     MIDDLE_GENERATION_COLLECTIONS,
     OLD_GENERATION_COLLECTIONS,
@@ -50,7 +52,9 @@ _PROBE = textwrap.dedent(
 )
 
 
-def _probe() -> dict[str, object]:
+@pytest.fixture(scope="module")
+def probe() -> dict[str, object]:
+    """What one tuned interpreter reports, shared by the checks below."""
     code = _PROBE.format(allocations=2 * YOUNG_GENERATION_ALLOCATIONS)
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -59,8 +63,9 @@ def _probe() -> dict[str, object]:
     return result
 
 
-def test_serving_collects_young_objects_in_larger_generations_and_freezes_startup() -> None:
-    probe = _probe()
+def test_serving_collects_young_objects_in_larger_generations_and_freezes_startup(
+    probe: dict[str, object],
+) -> None:
     assert probe["threshold"] == [
         YOUNG_GENERATION_ALLOCATIONS,
         MIDDLE_GENERATION_COLLECTIONS,
@@ -71,9 +76,8 @@ def test_serving_collects_young_objects_in_larger_generations_and_freezes_startu
     assert probe["collected_early"] is False  # 700 allocations no longer trigger a collection
 
 
-def test_serving_still_reclaims_reference_cycles_by_itself() -> None:
+def test_serving_still_reclaims_reference_cycles_by_itself(probe: dict[str, object]) -> None:
     """Flat memory over a long run rests on this: garbage made while serving
     is collected without anyone calling gc.collect()."""
-    probe = _probe()
     assert probe["enabled"] is True
     assert probe["collected_later"] is True
