@@ -30,6 +30,7 @@ from clearing.settlement import (
     rates_in_force,
 )
 from clearing.storage._bulk import insert_missing
+from clearing.storage._runs import TAPS_BY_MEDIUM, key_among
 from clearing.storage.models import (
     DeviceRow,
     FareChargeTapRow,
@@ -82,6 +83,26 @@ class _Context(NamedTuple):
     rates: FxRates
 
 
+_TOKENS_PER_QUERY = 500  # each token is bound three times (see key_among)
+
+
+def _taps_between(
+    session: Session, tokens: Sequence[str], low: datetime, high: datetime
+) -> Iterable[tuple[TapRow, str, str]]:
+    """The taps of ``tokens`` in [low, high), with their device's stop and mode."""
+    for start in range(0, len(tokens), _TOKENS_PER_QUERY):
+        chunk = tokens[start : start + _TOKENS_PER_QUERY]
+        yield from session.execute(
+            select(TapRow, DeviceRow.stop_id, DeviceRow.mode)
+            .join(DeviceRow, DeviceRow.device_id == TapRow.device_id)
+            .where(
+                key_among(session, TAPS_BY_MEDIUM, chunk),
+                TapRow.tapped_at >= low,
+                TapRow.tapped_at < high,
+            )
+        )
+
+
 class TariffPricer:
     """Re-prices the capping periods that new taps touch and posts the change."""
 
@@ -124,15 +145,8 @@ class TariffPricer:
         low = min(p.start for _, p in periods)
         high = max(p.end for _, p in periods)
         wanted = {(token, p.name) for token, p in periods}
-        rows = session.execute(
-            select(TapRow, DeviceRow.stop_id, DeviceRow.mode)
-            .join(DeviceRow, DeviceRow.device_id == TapRow.device_id)
-            .where(
-                TapRow.medium_token.in_(tokens), TapRow.tapped_at >= low, TapRow.tapped_at < high
-            )
-        )
         taps: dict[PeriodKey, list[RiderTap]] = defaultdict(list)
-        for tap, stop_id, mode in rows:
+        for tap, stop_id, mode in _taps_between(session, tokens, low, high):
             key = (tap.medium_token, period_of(self.tariff, tap.tapped_at).name)
             if key in wanted:
                 direction = Direction(tap.direction)

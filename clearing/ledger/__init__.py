@@ -50,6 +50,7 @@ from clearing.ledger._store import (
     posted_only,
     trial_balance,
 )
+from clearing.ledger._totals import fold_totals
 
 __all__ = [
     "HORIZON_STEP",
@@ -81,6 +82,7 @@ __all__ = [
     "create_transfers",
     "ensure_accounts",
     "fare_transfer_id",
+    "fold_totals",
     "hold_horizon",
     "leaf_hashes",
     "ledger_origin",

@@ -1,11 +1,13 @@
 """The ledger contract on SQLAlchemy: load what a batch needs in a handful of
 set-based queries, decide with the pure engine, write the changes.
 
-Balances are not stored as counters that every transfer must update (that
-would be a hot row for every operator's revenue account). They are derived
-from the transfers; only accounts with balance limits need them while
-deciding, and on PostgreSQL those accounts' rows are locked first, so two
-concurrent debits of one stored-value account cannot both pass its limit.
+Balances are not counters that every transfer must update (that would be
+a hot row for every operator's revenue account). They are derived from the
+transfers: on SQLite from totals folded in off the tap path plus the short
+tail of transfers since (_totals.py). Only accounts with balance limits
+need them while deciding, and on PostgreSQL those accounts' rows are
+locked first, so two concurrent debits of one stored-value account cannot
+both pass its limit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy import ColumnElement, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from clearing.ledger._accounts import AccountRef, account_id_for
@@ -39,6 +41,7 @@ from clearing.ledger._driver import (
 )
 from clearing.ledger._engine import LedgerChanges, plan_transfers
 from clearing.ledger._horizon import after_horizon
+from clearing.ledger._totals import PENDING_TERM, posted_totals
 from clearing.storage._bulk import insert_missing
 from clearing.storage.models import (
     LedgerAccountRow,
@@ -147,21 +150,30 @@ class DatabaseView:
 def balances(
     session: Session, account_ids: Sequence[uuid.UUID], now: datetime, *, lock: bool = False
 ) -> dict[uuid.UUID, Balance]:
-    """The four counters of each account, derived from its transfers.
+    """The four counters of each account, derived from its transfers: on
+    SQLite the posted ones from its folded totals and the transfers since
+    (see _totals.py).
 
     With ``lock`` on PostgreSQL the account rows are locked for the rest of
     the transaction (SQLite transactions are serialized already).
     """
     result: dict[uuid.UUID, Balance] = {a: Balance() for a in account_ids}
+    sqlite = session.get_bind().dialect.name == "sqlite"
     for chunk in _chunks(account_ids):
-        if lock and session.get_bind().dialect.name == "postgresql":
+        if lock and not sqlite:
             session.execute(
                 select(LedgerAccountRow.account_id)
                 .where(LedgerAccountRow.account_id.in_(chunk))
                 .with_for_update()
             )
+        if sqlite:
+            for account_id, (debits, credits) in posted_totals(session, chunk).items():
+                result[account_id] = result[account_id].add(
+                    debits_posted=debits, credits_posted=credits
+                )
         for side in ("debit", "credit"):
-            _add_posted(session, chunk, side, result)
+            if not sqlite:
+                _add_posted(session, chunk, side, result)
             _add_pending(session, chunk, side, now, result)
     return result
 
@@ -194,7 +206,7 @@ def _add_pending(
         select(column, func.sum(LedgerTransferRow.amount))
         .where(
             column.in_(chunk),
-            LedgerTransferRow.flags.op("&")(int(TransferFlags.PENDING)) != 0,
+            text(PENDING_TERM),
             ~resolved.exists(),
             or_(LedgerTransferRow.expires_at.is_(None), LedgerTransferRow.expires_at > now),
         )

@@ -17,7 +17,7 @@ from clearing import registry
 from clearing.fares._repricing import TariffPricer
 from clearing.fares.period import load_tariff
 from clearing.ingest import MAX_BATCH_BYTES, Ingestor
-from clearing.ledger import LedgerLog, ledger_origin
+from clearing.ledger import LedgerLog, fold_totals, ledger_origin
 from clearing.pki import PkiLayout, load_signing_key
 from clearing.server._audit import AuditServicer
 from clearing.server._auth import AuthInterceptor, ParticipantDirectory
@@ -27,6 +27,7 @@ from clearing.server._text import TextInterceptor
 from clearing.server._wallets import ReaderLists, WalletServicer
 from clearing.settlement import CycleSchedule, SettlementDesk
 from clearing.storage import Database
+from clearing.storage._runs import Upkeep
 from clearing.values import Participant, Role
 from farebridge.v1 import (
     audit_service_pb2,
@@ -97,10 +98,12 @@ class RunningServer:
     database: Database
     health: health.HealthServicer
     log: LedgerLog
+    upkeep: Upkeep
 
     def stop(self, grace: float | None = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        self.upkeep.stop()
         self.database.dispose()
 
     def wait(self) -> None:
@@ -172,7 +175,9 @@ def start_server(settings: ServerSettings) -> RunningServer:
         database.dispose()
         raise OSError(f"cannot listen on {settings.listen}")
     server.start()
+    upkeep = Upkeep(database, [fold_totals])
+    upkeep.start()
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("farebridge listening on port %d", port)
-    return RunningServer(server, port, database, health_servicer, ledger_log)
+    return RunningServer(server, port, database, health_servicer, ledger_log, upkeep)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,14 +122,19 @@ class TapRow(Base):
     """
 
     __tablename__ = "taps"
-    __table_args__ = (Index("ix_taps_device_sequence", "device_id", "device_sequence"),)
+    __table_args__ = (
+        Index("ix_taps_device_sequence", "device_id", "device_sequence"),
+        # On SQLite a medium's taps are found through sorted runs instead
+        # (clearing/storage/_runs.py).
+        only_on("postgresql", Index("ix_taps_medium_token", "medium_token")),
+    )
 
     tap_id: Mapped[str] = mapped_column(ID, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"))
     operator_id: Mapped[str] = mapped_column(ID)
     device_sequence: Mapped[int] = mapped_column(BigInteger)
     tapped_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    medium_token: Mapped[str] = mapped_column(String(128), index=True)
+    medium_token: Mapped[str] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(8))
     batch_id: Mapped[str] = mapped_column(ID)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -208,12 +214,23 @@ class LedgerTransferRow(Base):
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
         # The Merkle log's leaf order; also serves ranges of created_at.
         Index("ix_ledger_transfers_created_at_transfer_id", "created_at", "transfer_id"),
+        # On SQLite balances come from folded totals instead, and only
+        # pending debits are indexed (clearing/ledger/_totals.py).
+        only_on("postgresql", Index("ix_ledger_transfers_debit_account_id", "debit_account_id")),
+        only_on(
+            "sqlite",
+            Index(
+                "ix_ledger_transfers_pending_debit",
+                "debit_account_id",
+                sqlite_where=text("(flags & 2) != 0"),
+            ),
+        ),
         *_leg_keys("debit"),
         *_leg_keys("credit"),
     )
 
     transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    debit_account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
+    debit_account_id: Mapped[uuid.UUID] = mapped_column(Uuid())
     credit_account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CURRENCY)
@@ -224,6 +241,54 @@ class LedgerTransferRow(Base):
     timeout: Mapped[int] = mapped_column(Integer, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IndexRunRow(Base):
+    """One sorted run of a deferred index on SQLite (clearing/storage/_runs.py):
+    the keys of the source table's rows ``first_rowid`` to ``last_rowid``.
+    ``merging_into`` names the run its entries are moving to, during a merge.
+    """
+
+    __tablename__ = "index_runs"
+
+    run: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    index_name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    first_rowid: Mapped[int] = mapped_column(BigInteger)
+    last_rowid: Mapped[int] = mapped_column(BigInteger)
+    merging_into: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class IndexRunEntryRow(Base):
+    """A key of a deferred index and the rowid of the source row holding it,
+    within one run. Runs are contiguous, sorted stretches of this table."""
+
+    __tablename__ = "index_run_entries"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    run: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source_rowid: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class LedgerAccountTotalRow(Base):
+    """An account's posted debits and credits over the transfers up to
+    ``ledger_totals_through`` (SQLite; see clearing/ledger/_totals.py)."""
+
+    __tablename__ = "ledger_account_totals"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    debits_posted: Mapped[int] = mapped_column(BigInteger)
+    credits_posted: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerTotalsThroughRow(Base):
+    """The last rowid of ``ledger_transfers`` that the totals hold (one row)."""
+
+    __tablename__ = "ledger_totals_through"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_rowid: Mapped[int] = mapped_column(BigInteger)
 
 
 class LedgerHorizonRow(Base):

@@ -30,6 +30,7 @@ from clearing.ledger import (
     posted_only,
     transfer_id_for,
 )
+from clearing.storage._runs import TAPS_BY_MEDIUM, key_among
 from clearing.storage.models import (
     LedgerAccountRow,
     LedgerTransferRow,
@@ -168,7 +169,7 @@ def journeys(
     the fare transfers that charged them (each tap's user_data)."""
     account = owned_account(session, issuer_id, account_id)
     tokens = [account.medium_token, *(c.medium_token for c in cards_of(session, account))]
-    query = select(TapRow).where(TapRow.medium_token.in_(tokens))
+    query = select(TapRow).where(key_among(session, TAPS_BY_MEDIUM, tokens))
     if start is not None:
         query = query.where(TapRow.tapped_at >= start)
     if end is not None:
