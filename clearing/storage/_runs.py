@@ -66,8 +66,11 @@ RUN_ROWS = 65_536
 """Rows of the tail that become one level-0 run. A lookup scans up to
 about this many tail rows (a few milliseconds); each build sorts this many
 keys in one step (about a tenth of a second of the writer's turn)."""
-FANOUT = 8
-"""Runs of one level merged into one run of the next."""
+FANOUT = 16
+"""Runs of one level merged into one run of the next. Each tap's entry is
+written once per level it reaches, and a lookup visits up to FANOUT - 1
+runs per level: at 16, most of a city day of 15 million taps is written
+twice (level 0, then runs of a million); at 8, three times."""
 SLICE_ENTRIES = 65_536
 """Entries a merge moves per step, at most (one key's entries move
 together, however many)."""

@@ -38,7 +38,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 RUN_ROWS = 65_536  # as clearing/storage/_runs.py had them when this was written
-FANOUT = 8
+FANOUT = 16
 NOT_POSTED = 10  # pending (2) or void (8)
 PENDING_DEBIT_INDEX = (
     "CREATE INDEX ix_ledger_transfers_pending_debit "
