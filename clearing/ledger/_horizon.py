@@ -46,12 +46,26 @@ def current_horizon(session: Session) -> datetime | None:
     return session.scalar(_CURRENT)
 
 
+_HELD = "farebridge.ledger_horizon_held"
+
+
 def after_horizon(session: Session, now: datetime) -> datetime:
     """The instant a posting at ``now`` is created at: ``now``, or just
     after the horizon when the clock is behind it. Holds the horizon where
-    it stands until the caller's transaction ends."""
-    _lock(session, "ACCESS SHARE")
-    horizon = current_horizon(session)
+    it stands until the caller's transaction ends.
+
+    Once held, nothing but this transaction's own ``advance_horizon`` can
+    move it, so it is read once per transaction: a transaction that stores
+    several reader batches posts each of them.
+    """
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is transaction:
+        horizon: datetime | None = held[1]
+    else:
+        _lock(session, "ACCESS SHARE")
+        horizon = current_horizon(session)
+        session.info[_HELD] = (transaction, horizon)
     if horizon is None or now > horizon:
         return now
     return horizon + HORIZON_STEP
@@ -74,3 +88,4 @@ def advance_horizon(session: Session, instant: datetime) -> None:
     elif instant > row.horizon:
         row.horizon = instant
     session.flush()
+    session.info.pop(_HELD, None)
