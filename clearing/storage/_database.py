@@ -38,9 +38,11 @@ for a checkpoint; a checkpoint every few batches writes each hot index page
 back once instead of every time (about 15% more taps per second)."""
 SQLITE_CACHE_MIB = 64
 """Page cache of each SQLite connection, in MiB, instead of SQLite's 2 MiB.
-Each tap inserts into indexes whose keys arrive in no order (transfer ids,
-rider accounts, media), so a batch reaches a page of each per tap; with the
-default cache nearly every one is read back from the file first. The cache
+When each tap inserted into indexes whose keys arrive in no order (rider
+accounts and media, until migration 0013 took them off the tap path on
+SQLite), a batch reached a page of each per tap; with the default cache
+nearly every one was read back from the file first. The cache also holds
+the tails of the ordered indexes and the pages the upkeep reads. The cache
 fills as the database grows and then stays at this size; the pool hands out
 its most recently used connection first (``pool_use_lifo``), because a
 connection's cache is dropped whenever another connection has written, and
