@@ -160,22 +160,27 @@ def balances(
     result: dict[uuid.UUID, Balance] = {a: Balance() for a in account_ids}
     sqlite = session.get_bind().dialect.name == "sqlite"
     for chunk in _chunks(account_ids):
-        if lock and not sqlite:
-            session.execute(
-                select(LedgerAccountRow.account_id)
-                .where(LedgerAccountRow.account_id.in_(chunk))
-                .with_for_update()
-            )
         if sqlite:
-            for account_id, (debits, credits) in posted_totals(session, chunk).items():
-                result[account_id] = result[account_id].add(
-                    debits_posted=debits, credits_posted=credits
+            _add_folded(session, chunk, result)
+        else:
+            if lock:
+                session.execute(
+                    select(LedgerAccountRow.account_id)
+                    .where(LedgerAccountRow.account_id.in_(chunk))
+                    .with_for_update()
                 )
-        for side in ("debit", "credit"):
-            if not sqlite:
+            for side in ("debit", "credit"):
                 _add_posted(session, chunk, side, result)
+        for side in ("debit", "credit"):
             _add_pending(session, chunk, side, now, result)
     return result
+
+
+def _add_folded(
+    session: Session, chunk: Sequence[uuid.UUID], into: dict[uuid.UUID, Balance]
+) -> None:
+    for account_id, (debits, credits) in posted_totals(session, chunk).items():
+        into[account_id] = into[account_id].add(debits_posted=debits, credits_posted=credits)
 
 
 def _add_posted(

@@ -78,18 +78,23 @@ together, however many)."""
 
 @dataclass(frozen=True)
 class DeferredIndex:
-    """An index of ``table.key`` kept as sorted runs on SQLite."""
+    """An index of one column of an append-only table, kept as sorted runs
+    on SQLite."""
 
     name: str
-    table: str
-    key: str
+    column: Any
+    """The mapped column, as ``TapRow.medium_token``."""
 
-    def source_column(self) -> Any:
-        return getattr(_MODELS[self.table], self.key)
+    @property
+    def table(self) -> str:
+        return str(self.column.table.name)
+
+    @property
+    def key(self) -> str:
+        return str(self.column.key)
 
 
-_MODELS: dict[str, Any] = {"taps": TapRow}
-TAPS_BY_MEDIUM = DeferredIndex("taps_medium_token", "taps", "medium_token")
+TAPS_BY_MEDIUM = DeferredIndex("taps_medium_token", TapRow.medium_token)
 DEFERRED_INDEXES = (TAPS_BY_MEDIUM,)
 
 _log = logging.getLogger(__name__)
@@ -104,15 +109,15 @@ def key_among(session: Session, index: DeferredIndex, keys: Sequence[Any]) -> Co
     SQLite the rows are found through the runs and the tail, and the key
     is compared on the row as well.
     """
-    key_column = index.source_column()
+    key_column = index.column
     condition: ColumnElement[bool] = key_column.in_(keys)
     if session.get_bind().dialect.name != "sqlite":
         return condition
     rowid = literal_column(f"{index.table}.rowid", Integer)
-    return and_(condition, rowid.in_(candidate_rowids(index, keys, key_column.type)))
+    return and_(condition, rowid.in_(_candidate_rowids(index, keys, key_column.type)))
 
 
-def candidate_rowids(
+def _candidate_rowids(
     index: DeferredIndex, keys: Sequence[Any], key_type: TypeEngine[Any]
 ) -> Select[Any]:
     """Rowids of ``index.table`` that may hold one of ``keys``: what the runs
