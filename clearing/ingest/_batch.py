@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from hashlib import sha256
 from typing import NamedTuple
 
 from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,8 @@ MAX_MEDIUM_TOKEN_LENGTH = 128
 MAX_GROUP_TAPS = 4000
 """On SQLite, at most this many taps share one transaction (``GroupCommit``)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 # Registry facts kept in memory, each cache least recently used first out.
 DEVICE_CACHE_SIZE = 100_000
 MEDIA_CACHE_SIZE = 200_000
@@ -89,18 +92,47 @@ class BatchOutcome(NamedTuple):
 def content_digest(tap: Tap) -> bytes:
     """SHA-256 over the fields that make a tap what it is. Two taps with one id
     and one digest are the same tap sent twice."""
-    micros = (tap.tapped_at - _EPOCH) // timedelta(microseconds=1)
-    fields = [tap.device_id, str(tap.device_sequence), str(micros), tap.medium_token, tap.direction]
+    micros = (tap.tapped_at - _EPOCH) // _MICROSECOND
+    return _digest(tap, micros)
+
+
+def _digest(tap: Tap, micros: int) -> bytes:
+    text = (
+        f"{tap.device_id}\x1f{tap.device_sequence}\x1f{micros}\x1f{tap.medium_token}"
+        f"\x1f{tap.direction.value}"
+    )
     # Proofs join the digest only when present, so taps without one keep
     # the digests they were stored with.
     if tap.card_debit is not None:
-        fields += ["card_debit", tap.card_debit.hex()]
+        text += f"\x1fcard_debit\x1f{tap.card_debit.hex()}"
     if tap.ride_code is not None:
-        fields += ["ride_code", tap.ride_code]
-    return hashlib.sha256("\x1f".join(fields).encode()).digest()
+        text += f"\x1fride_code\x1f{tap.ride_code}"
+    return sha256(text.encode()).digest()
 
 
-def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapOutcome:
+class _Valid(NamedTuple):
+    """A valid tap and its content digest, computed once."""
+
+    tap: Tap
+    digest: bytes
+
+
+def _instant(stamp: Timestamp) -> tuple[datetime, int]:
+    """The instant a reader stamped, and its microseconds since the epoch.
+
+    Taps from 1970 to 9999 take the short way, from the stamp's two integers,
+    to the same instant ``ToDatetime`` answers in twice the time; any other
+    stamp goes through ``ToDatetime``, which refuses what it cannot hold.
+    """
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if 0 <= seconds <= _LAST_SECOND and 0 <= nanos < 1_000_000_000:
+        micros = nanos // 1000
+        return _EPOCH + timedelta(0, seconds, micros), seconds * 1_000_000 + micros
+    instant = stamp.ToDatetime(tzinfo=UTC)
+    return instant, (instant - _EPOCH) // _MICROSECOND
+
+
+def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> _Valid | TapOutcome:
     def reject(reason: TapRejectReason, detail: str) -> TapOutcome:
         return TapOutcome(message.tap_id, TapStatus.REJECTED, reason, detail)
 
@@ -121,7 +153,7 @@ def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapO
         return reject(TapRejectReason.INVALID_DIRECTION, "direction must be ON or OFF")
     if not message.HasField("tapped_at"):
         return reject(TapRejectReason.MISSING_TIME, "tapped_at is required")
-    tapped_at = message.tapped_at.ToDatetime(tzinfo=UTC)
+    tapped_at, micros = _instant(message.tapped_at)
     if tapped_at > now + MAX_CLOCK_SKEW:
         return reject(
             TapRejectReason.FUTURE_TIME,
@@ -129,24 +161,18 @@ def _validate(message: tap_pb2.Tap, device: Device, now: datetime) -> Tap | TapO
             f"than {int(MAX_CLOCK_SKEW.total_seconds())} s",
         )
     proof = message.WhichOneof("medium_proof")
-    return Tap(
+    tap = Tap(
         message.tap_id,
         device.device_id,
         device.operator_id,
         message.device_sequence,
         tapped_at,
-        message.medium_token,
+        token,
         direction,
         card_debit=message.card_debit if proof == "card_debit" else None,
         ride_code=message.ride_code if proof == "ride_code" else None,
     )
-
-
-class _Valid(NamedTuple):
-    """A valid tap and its content digest, computed once."""
-
-    tap: Tap
-    digest: bytes
+    return _Valid(tap, _digest(tap, micros))
 
 
 class _Upload(NamedTuple):
@@ -156,12 +182,6 @@ class _Upload(NamedTuple):
     validated: Sequence[_Valid | TapOutcome]
     batch_id: str
     now: datetime
-
-
-def _digested(validated: Sequence[Tap | TapOutcome]) -> list[_Valid | TapOutcome]:
-    return [
-        _Valid(item, content_digest(item)) if isinstance(item, Tap) else item for item in validated
-    ]
 
 
 def _journal_row(valid: _Valid, batch_id: str, now: datetime) -> JournalRow:
@@ -237,7 +257,7 @@ class Ingestor:
         batch, device = self._authenticate(caller_id, signed)
         now = self._clock()
         # Everything that needs no database is done before the transaction.
-        validated = _digested([_validate(message, device, now) for message in batch.taps])
+        validated = [_validate(message, device, now) for message in batch.taps]
         outcomes = self._group.run(_Upload(device, validated, batch.batch_id, now))
         return BatchOutcome(batch.batch_id, device.device_id, tuple(outcomes))
 
@@ -274,7 +294,7 @@ class Ingestor:
         )
         message.tapped_at.FromDatetime(scanned_at)
         now = self._clock()
-        validated = _digested([_validate(message, device, now)])
+        validated = [_validate(message, device, now)]
         (outcome,) = self._group.run(_Upload(device, validated, f"scan:{scan_id}", now))
         return outcome, vehicle
 

@@ -69,10 +69,7 @@ class ReaderServicer(reader_service_pb2_grpc.ReaderServiceServicer):
                         reason=convert.BATCH_REJECT[rejected.reason],
                     ),
                 )
-            yield reader_service_pb2.SubmitTapsResponse(
-                batch_id=outcome.batch_id,
-                results=[convert.tap_result(o) for o in outcome.outcomes],
-            )
+            yield convert.submit_taps_response(outcome.batch_id, outcome.outcomes)
 
     def GetTrustList(
         self, request: reader_service_pb2.GetTrustListRequest, context: grpc.ServicerContext

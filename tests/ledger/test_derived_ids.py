@@ -6,6 +6,8 @@ is the same hash behind its reader's hash and its sequence on that reader
 
 from __future__ import annotations
 
+import copy
+import pickle
 import uuid
 
 from hypothesis import given
@@ -18,7 +20,7 @@ from clearing.ledger import (
     fare_transfer_id,
     transfer_id_for,
 )
-from clearing.ledger._accounts import LEDGER_NAMESPACE
+from clearing.ledger._accounts import LEDGER_NAMESPACE, _uuid
 
 names = st.text(st.characters(exclude_categories=("Cs",)), max_size=80)
 
@@ -74,3 +76,20 @@ def test_fare_ids_stay_what_this_release_derives():
     assert fare_transfer_id("gate-1", 42, "tap-1") == uuid.UUID(
         "b0820000-002a-84dd-9e35-17af2625c15f"
     )
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_a_derived_id_is_a_uuid_like_any_other(value):
+    """Ids are made without ``UUID.__init__``; everything a caller does with
+    one (compare, hash, print, pickle, read its fields) must not tell."""
+    made, usual = _uuid(value), uuid.UUID(int=value)
+    assert made == usual
+    assert hash(made) == hash(usual)
+    assert {made: 1}[usual] == 1
+    assert (str(made), repr(made), made.bytes, made.version) == (
+        str(usual), repr(usual), usual.bytes, usual.version,
+    )  # fmt: skip
+    assert made.is_safe is usual.is_safe
+    assert pickle.loads(pickle.dumps(made)) == usual
+    assert copy.deepcopy(made) == usual
+    assert sorted([uuid.UUID(int=value // 2), made]) == sorted([uuid.UUID(int=value // 2), usual])
