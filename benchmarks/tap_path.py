@@ -24,11 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from end_to_end import ISSUER, MEDIA, OPERATOR, _sealed
 
 from clearing.fares import set_flat_fare
 from clearing.ingest import Ingestor
@@ -37,11 +37,10 @@ from clearing.server import tune_collector_for_serving
 from clearing.server._convert import submit_taps_response
 from clearing.storage import Database
 from clearing.values import Device, Mode, Money, Participant, Role
-from farebridge.codecs import generate_device_key, public_key_bytes, seal_batch
-from farebridge.v1 import common_pb2, reader_service_pb2, tap_pb2
+from farebridge.codecs import generate_device_key, public_key_bytes
+from farebridge.v1 import reader_service_pb2
 
-OPERATOR, ISSUER = "metro-co", "tapcard"
-READERS, MEDIA, WARM_UP = 8, 5_000, 16
+READERS, WARM_UP = 8, 16
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 
@@ -67,23 +66,14 @@ def _database(folder: Path, keys: dict[str, Ed25519PrivateKey]) -> Database:
 
 
 def _requests(keys: dict[str, Ed25519PrivateKey], batches: int, size: int) -> list[bytes]:
-    """Serialized ``SubmitTapsRequest``s, readers in turn, riders in turn."""
+    """Serialized ``SubmitTapsRequest``s as ``end_to_end.py`` sends them,
+    readers in turn, riders in turn."""
     requests = []
     for number in range(batches):
         device_id = f"gate-{number % READERS}"
         first = (number // READERS) * size
-        batch = tap_pb2.TapBatch(device_id=device_id, batch_id=str(uuid.uuid4()))
-        for sequence in range(first + 1, first + size + 1):
-            tap = batch.taps.add(
-                tap_id=f"{device_id}-{sequence}", device_sequence=sequence,
-                medium_token=f"card-{sequence % MEDIA}", direction=common_pb2.TAP_DIRECTION_ON,
-            )  # fmt: skip
-            tap.tapped_at.FromDatetime(START + timedelta(milliseconds=sequence))
-        batch.sealed_at.FromDatetime(START)
-        signed = seal_batch(batch, keys[device_id])
-        requests.append(
-            reader_service_pb2.SubmitTapsRequest(signed_batch=signed).SerializeToString()
-        )
+        request, _ = _sealed(device_id, keys[device_id], range(first + 1, first + size + 1), START)
+        requests.append(request.SerializeToString())
     return requests
 
 

@@ -74,6 +74,10 @@ def _hashed(prefix: str) -> Callable[[str], int]:
     return digest
 
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+
+
 def _uuid(value: int) -> uuid.UUID:
     """``uuid.UUID(int=value)`` for a value known to fit in 128 bits, in
     less than half the time: the constructor's checks of its other four
@@ -83,10 +87,6 @@ def _uuid(value: int) -> uuid.UUID:
     _set_field(made, "int", value)
     _set_field(made, "is_safe", uuid.SafeUUID.unknown)
     return made
-
-
-_new_object = object.__new__
-_set_field = object.__setattr__
 
 
 def _derived(prefix: str) -> Callable[[str], uuid.UUID]:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from clearing.ingest._batch import _instant, _Valid, _validate, content_digest
+from clearing.ingest._batch import MAX_CLOCK_SKEW, _instant, _Valid, _validate, content_digest
 from clearing.ingest._outcomes import TapOutcome, TapRejectReason
 from clearing.values import Device, Direction, Mode, Tap
 from farebridge.v1 import common_pb2, tap_pb2
@@ -22,7 +22,8 @@ TAP = Tap(
     datetime(2026, 3, 2, 8, 15, 30, 123456, tzinfo=UTC), "card-9", Direction.OFF,
 )  # fmt: skip
 DEVICE = Device("gate-7", "metro-co", b"k" * 32, "stop-7", Mode.METRO)
-LATE = datetime(9999, 12, 31, tzinfo=UTC)
+# A server clock under which every stamp a datetime can hold is on time.
+LATE = datetime.max.replace(tzinfo=UTC) - MAX_CLOCK_SKEW
 
 # Each stored by an earlier release; a new upload of the same tap must match.
 GOLDEN = [
@@ -72,6 +73,8 @@ def test_a_stamp_no_instant_can_hold_is_refused_as_protobuf_refuses_it(stamp: Ti
     st.one_of(st.none(), st.binary(max_size=40).map(lambda b: ("card_debit", b)),
               st.text(max_size=40).map(lambda t: ("ride_code", t))),
 )  # fmt: skip
+@example(253_402_300_799, 999_999_999, 2**64 - 1, common_pb2.TAP_DIRECTION_OFF, None)
+@example(-62_135_596_800, 0, 0, common_pb2.TAP_DIRECTION_ON, ("ride_code", ""))
 def test_validation_hashes_a_tap_as_content_digest_defines(s, n, sequence, direction, proof):
     message = tap_pb2.Tap(
         tap_id="t-1", device_sequence=sequence, medium_token="card-1", direction=direction
